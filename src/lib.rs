@@ -1,0 +1,14 @@
+//! flowgpu: a NICE / RealNVP style normalizing flow trained with hand-written WGSL compute
+//! kernels on wgpu, checked against a plain-Rust CPU reference.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod gpu;
+pub mod model;
+pub mod reference;
+pub mod report;
+
+pub use config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
+pub use error::{Error, Result};
+pub use model::params::{FlowParams, Linear};

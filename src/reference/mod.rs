@@ -1,0 +1,1 @@
+//! CPU reference implementation (the oracle). See tests/reference.rs.
