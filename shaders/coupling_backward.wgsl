@@ -1,0 +1,73 @@
+// Backward of one coupling layer plus its scale, for the loss L = mean_b -log p(x_b).
+// Given gy = dL/dx_{l+1} (or, for the last layer, dL/dz = z / B straight from the prior):
+//   dc = gy * exp(s_l)
+//   conditioning half:  gx_a = dc_a     (the MLP's input gradient is added by scatter_add)
+//   additive:           gx_b = dc_b,          gh = dc_b
+//   affine:             gx_b = dc_b exp(s),   gh_t = dc_b,
+//                       gh_raw = (dc_b x_b exp(s) - 1/B) (1 - (s/c)^2)    [-1/B: the log-det]
+
+override WG: u32 = 256u;
+
+struct Params {
+    batch: u32,
+    dim: u32,
+    half: u32,
+    mask: u32,
+    in_offset: u32,
+    out_offset: u32,
+    tpart: u32,
+    affine: u32,
+    h_ld: u32,
+    scale_offset: u32,
+    bound: f32,
+    inv_batch: f32,
+    // 1: gy is z / B, read from states at out_offset (the last layer).
+    from_prior: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read> states: array<f32>;
+@group(0) @binding(3) var<storage, read> h: array<f32>;
+@group(0) @binding(4) var<storage, read> params: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gx: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gh: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg, WG);
+    if (i >= p.batch * p.dim) {
+        return;
+    }
+    let row = i / p.dim;
+    let d = i % p.dim;
+    var g: f32;
+    if (p.from_prior == 1u) {
+        g = states[p.out_offset + i] * p.inv_batch;
+    } else {
+        g = gy[i];
+    }
+    let dc = g * exp(params[p.scale_offset + d]);
+    let pj = part_of(p.mask, p.half, d);
+    if (pj.x != p.tpart) {
+        gx[i] = dc;
+        return;
+    }
+    let j = pj.y;
+    if (p.affine == 1u) {
+        let raw = h[row * p.h_ld + j];
+        let s = p.bound * tanh(raw / p.bound);
+        let es = exp(s);
+        let x = states[p.in_offset + i];
+        gx[i] = dc * es;
+        gh[row * p.h_ld + p.half + j] = dc;
+        let r = s / p.bound;
+        gh[row * p.h_ld + j] = (dc * x * es - p.inv_batch) * (1.0 - r * r);
+    } else {
+        gx[i] = dc;
+        gh[row * p.h_ld + j] = dc;
+    }
+}

@@ -1,0 +1,65 @@
+// Data transform, one workgroup per sample: gathers the batch's 8-bit images (packed four to
+// a u32) from the dataset resident on the GPU, dequantizes them with fresh uniform noise,
+//   v = (pixel + u) / 256,  u ~ U[0, 1) from a counter-based hash of (seed, image, pixel),
+// optionally maps them to logit space, y = logit(a + (1 - 2a) v), and reduces the transform's
+// per-sample log-Jacobian  sum_d [ln(1 - 2a) - ln q - ln(1 - q)],  q = a + (1 - 2a) v
+// (0 without the logit). The 1/256 scaling is accounted for on the host (-D ln 256).
+
+override WG: u32 = 64u;
+
+struct Params {
+    batch: u32,
+    dim: u32,
+    seed: u32,
+    // 1: u = 0.5 instead of noise (deterministic evaluation and figures).
+    no_noise: u32,
+    logit: u32,
+    alpha: f32,
+    out_offset: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> pixels: array<u32>;
+@group(0) @binding(2) var<storage, read> indices: array<u32>;
+@group(0) @binding(3) var<storage, read_write> states: array<f32>;
+@group(0) @binding(4) var<storage, read_write> pre_logdet: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = wid.x + wid.y * nwg.x;
+    if (row >= p.batch) {
+        return;
+    }
+    let image = indices[row];
+    var acc = 0.0;
+    for (var d = lid; d < p.dim; d += WG) {
+        let flat = image * p.dim + d;
+        let pixel = f32((pixels[flat / 4u] >> (8u * (flat % 4u))) & 255u);
+        var u = 0.5;
+        if (p.no_noise == 0u) {
+            u = uniform01(p.seed, image, d);
+        }
+        var v = (pixel + u) / 256.0;
+        if (p.logit == 1u) {
+            let q = p.alpha + (1.0 - 2.0 * p.alpha) * v;
+            v = log(q) - log(1.0 - q);
+            acc += log(1.0 - 2.0 * p.alpha) - log(q) - log(1.0 - q);
+        }
+        states[p.out_offset + row * p.dim + d] = v;
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        pre_logdet[row] = partial[0];
+    }
+}

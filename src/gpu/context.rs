@@ -1,0 +1,194 @@
+//! The one place that owns the wgpu instance, adapter, device and queue.
+
+use crate::error::{Error, Result};
+use crate::gpu::kernels::Kernels;
+use crate::gpu::tensor::GpuTensor;
+use crate::gpu::tiles::TileConfig;
+
+/// Which adapter to use. Read from `FLOWGPU_ADAPTER` (or a command-line flag):
+/// `auto` (default: discrete GPU, then integrated, then anything else, then software),
+/// `hardware` (refuse a software adapter), `software` (force e.g. Mesa lavapipe), or any
+/// other text, matched case-insensitively against the adapter names.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum AdapterChoice {
+    #[default]
+    Auto,
+    Hardware,
+    Software,
+    Named(String),
+}
+
+impl AdapterChoice {
+    pub const ENV: &'static str = "FLOWGPU_ADAPTER";
+
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Self::Auto,
+            "hardware" | "gpu" => Self::Hardware,
+            "software" | "cpu" => Self::Software,
+            other => Self::Named(other.to_string()),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        std::env::var(Self::ENV)
+            .map(|s| Self::parse(&s))
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a kernel needs to run: device, queue, compiled pipelines and the adapter facts
+/// that decide tile sizes and batch limits.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub tiles: TileConfig,
+    pub kernels: Kernels,
+    /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
+    /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
+    pub unused: GpuTensor,
+    // Kept alive for the lifetime of the device.
+    _adapter: wgpu::Adapter,
+    _instance: wgpu::Instance,
+}
+
+/// Storage buffers the widest kernel binds in one stage.
+pub const REQUIRED_STORAGE_BUFFERS: u32 = 8;
+
+const NO_ADAPTER_HELP: &str =
+    "no usable GPU adapter was found. flowgpu needs Vulkan, Metal or DX12 \
+with compute shaders. On a machine without a GPU install Mesa's software Vulkan driver \
+(Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers libvulkan1`), then run again";
+
+fn type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn describe_info(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, {:?}, driver {} {})",
+        info.name, info.device_type, info.backend, info.driver, info.driver_info
+    )
+}
+
+impl GpuContext {
+    /// Adapter chosen by `FLOWGPU_ADAPTER` (default `auto`).
+    pub fn from_env() -> Result<Self> {
+        Self::new(&AdapterChoice::from_env())
+    }
+
+    pub fn new(choice: &AdapterChoice) -> Result<Self> {
+        pollster::block_on(Self::new_async(choice, None))
+    }
+
+    /// Like [`GpuContext::new`] but with given tile sizes instead of the adapter's default
+    /// (tests run every kernel under several tile variants).
+    pub fn with_tiles(choice: &AdapterChoice, tiles: TileConfig) -> Result<Self> {
+        pollster::block_on(Self::new_async(choice, Some(tiles)))
+    }
+
+    async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let mut candidates: Vec<wgpu::Adapter> = Vec::new();
+        for adapter in instance.enumerate_adapters(wgpu::Backends::all()).await {
+            let caps = adapter.get_downlevel_capabilities();
+            if !caps.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+                continue;
+            }
+            if adapter.limits().max_storage_buffers_per_shader_stage < REQUIRED_STORAGE_BUFFERS {
+                continue;
+            }
+            candidates.push(adapter);
+        }
+        if candidates.is_empty() {
+            return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
+        }
+        let all: Vec<String> = candidates
+            .iter()
+            .map(|a| describe_info(&a.get_info()))
+            .collect();
+        candidates.retain(|a| {
+            let info = a.get_info();
+            match choice {
+                AdapterChoice::Auto => true,
+                AdapterChoice::Hardware => info.device_type != wgpu::DeviceType::Cpu,
+                AdapterChoice::Software => info.device_type == wgpu::DeviceType::Cpu,
+                AdapterChoice::Named(n) => info.name.to_ascii_lowercase().contains(n),
+            }
+        });
+        // Native APIs before GL (GL compute is a fallback), then by device type.
+        candidates.sort_by_key(|a| {
+            let info = a.get_info();
+            (
+                info.backend == wgpu::Backend::Gl,
+                type_rank(info.device_type),
+            )
+        });
+        let adapter = candidates.into_iter().next().ok_or_else(|| {
+            Error::Gpu(format!(
+                "no adapter matches {}={choice:?}; available: {}",
+                AdapterChoice::ENV,
+                all.join("; ")
+            ))
+        })?;
+        let info = adapter.get_info();
+        let adapter_limits = adapter.limits();
+        // Ask for what the adapter has: the defaults (128 MiB bindings) are smaller than many GPUs.
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("flowgpu"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter_limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("could not open {}: {e}", describe_info(&info))))?;
+        let limits = device.limits();
+        let tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
+        let kernels = Kernels::new(&device, &tiles)?;
+        let unused = GpuTensor::new_zeroed(&device, 1, "unused binding");
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            tiles,
+            kernels,
+            unused,
+            _adapter: adapter,
+            _instance: instance,
+        })
+    }
+
+    /// One line naming the adapter, for logs and reports.
+    pub fn describe(&self) -> String {
+        describe_info(&self.info)
+    }
+
+    /// True on a CPU implementation such as Mesa lavapipe.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The largest buffer that can be bound as one storage binding, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+    }
+
+    /// Waits for all submitted work; a lost device becomes an error instead of a hang.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))
+    }
+}

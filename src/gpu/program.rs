@@ -1,0 +1,112 @@
+//! Recorded work: a [`Dispatch`] is a kernel with its bind group and launch size, made once
+//! and reused every step; a list of them is encoded into one compute pass and one submit.
+
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::Kernel;
+use crate::gpu::tensor::GpuTensor;
+use wgpu::util::DeviceExt;
+
+/// Most workgroups per grid dimension every adapter allows.
+pub const MAX_GROUPS: u32 = 65535;
+
+pub struct Dispatch {
+    kernel: Kernel,
+    bind_group: wgpu::BindGroup,
+    uniform: wgpu::Buffer,
+    groups: [u32; 3],
+}
+
+impl Dispatch {
+    /// Replaces the uniform parameters (e.g. Adam's learning rate and step) before a submit.
+    pub fn set_params<P: bytemuck::Pod>(&self, ctx: &GpuContext, params: &P) {
+        ctx.queue
+            .write_buffer(&self.uniform, 0, bytemuck::bytes_of(params));
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+}
+
+/// Workgroups for `count` independent items, `per_group` per workgroup, folded into a 2-D
+/// grid when the x dimension would pass [`MAX_GROUPS`] (kernels use `flat_index`).
+pub fn groups_for(count: usize, per_group: u32) -> [u32; 3] {
+    let n = (count as u64).div_ceil(per_group as u64).max(1);
+    if n <= MAX_GROUPS as u64 {
+        [n as u32, 1, 1]
+    } else {
+        [MAX_GROUPS, n.div_ceil(MAX_GROUPS as u64) as u32, 1]
+    }
+}
+
+impl GpuContext {
+    /// Builds a dispatch: `params` fills binding 0, `storage` bindings 1.. in order.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        kernel: Kernel,
+        params: &P,
+        storage: &[&GpuTensor],
+        groups: [u32; 3],
+    ) -> Dispatch {
+        let spec = kernel.spec();
+        assert_eq!(
+            storage.len(),
+            spec.storage.len(),
+            "{:?} takes {} storage bindings",
+            kernel,
+            spec.storage.len()
+        );
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(spec.file),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            });
+        let (_, layout) = self.kernels.get(kernel);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        for (i, t) in storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: t.binding(),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(spec.file),
+            layout,
+            entries: &entries,
+        });
+        Dispatch {
+            kernel,
+            bind_group,
+            uniform,
+            groups,
+        }
+    }
+
+    /// Encodes dispatches, in order, into one compute pass (WebGPU orders their memory effects).
+    pub fn record(&self, encoder: &mut wgpu::CommandEncoder, dispatches: &[&Dispatch]) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: None,
+            timestamp_writes: None,
+        });
+        for d in dispatches {
+            let (pipeline, _) = self.kernels.get(d.kernel);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        }
+    }
+
+    /// Records and submits dispatches without waiting.
+    pub fn submit(&self, dispatches: &[&Dispatch]) {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        self.record(&mut encoder, dispatches);
+        self.queue.submit(Some(encoder.finish()));
+    }
+}

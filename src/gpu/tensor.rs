@@ -1,0 +1,216 @@
+//! Typed views over GPU buffers: a tensor is a range of `f32`s (or packed `u32`s) in a
+//! buffer, so one allocation can hold many tensors (all parameters in one buffer lets Adam
+//! update them in a single dispatch).
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+
+/// Alignment of every view inside a buffer, in elements (256 bytes covers every adapter's
+/// `min_storage_buffer_offset_alignment`).
+pub const VIEW_ALIGN: usize = 64;
+
+pub fn align_up(n: usize) -> usize {
+    n.div_ceil(VIEW_ALIGN) * VIEW_ALIGN
+}
+
+/// A range of 4-byte elements in a GPU buffer, with a logical shape.
+#[derive(Clone, Debug)]
+pub struct GpuTensor {
+    buffer: Arc<wgpu::Buffer>,
+    /// Offset in elements; a multiple of [`VIEW_ALIGN`].
+    offset: usize,
+    len: usize,
+    shape: Vec<usize>,
+}
+
+impl GpuTensor {
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Rows of a `[rows, cols]` tensor (the batch).
+    pub fn rows(&self) -> usize {
+        self.shape.first().copied().unwrap_or(1)
+    }
+
+    /// A sub-range `[offset, offset + len)` with a new shape; `offset` must be aligned.
+    pub fn view(&self, offset: usize, shape: &[usize]) -> GpuTensor {
+        let len = shape.iter().product();
+        assert!(
+            offset % VIEW_ALIGN == 0,
+            "tensor views start at multiples of {VIEW_ALIGN} elements"
+        );
+        assert!(
+            offset + len <= self.len,
+            "view {offset}+{len} outside a tensor of {}",
+            self.len
+        );
+        GpuTensor {
+            buffer: self.buffer.clone(),
+            offset: self.offset + offset,
+            len,
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// The same elements under another shape.
+    pub fn reshaped(&self, shape: &[usize]) -> GpuTensor {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            self.len,
+            "reshape keeps the element count"
+        );
+        GpuTensor {
+            shape: shape.to_vec(),
+            ..self.clone()
+        }
+    }
+
+    /// A fresh zero-filled 1-D tensor (no limit checks: see [`GpuContext::zeros`]).
+    pub(crate) fn new_zeroed(device: &wgpu::Device, len: usize, label: &str) -> GpuTensor {
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (align_up(len.max(1)) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        GpuTensor {
+            buffer: Arc::new(buffer),
+            offset: 0,
+            len,
+            shape: vec![len],
+        }
+    }
+
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    pub fn byte_offset(&self) -> u64 {
+        (self.offset * 4) as u64
+    }
+
+    pub fn byte_len(&self) -> u64 {
+        (self.len.max(1) * 4) as u64
+    }
+
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.byte_offset(),
+            size: std::num::NonZeroU64::new(self.byte_len()),
+        })
+    }
+}
+
+impl GpuContext {
+    /// A zero-filled tensor. Fails with a clear message when it exceeds the adapter's limits.
+    pub fn zeros(&self, shape: &[usize], label: &str) -> Result<GpuTensor> {
+        let len: usize = shape.iter().product();
+        let bytes = (align_up(len.max(1)) * 4) as u64;
+        if bytes > self.max_binding_bytes() {
+            return Err(Error::Gpu(format!(
+                "{label} needs {:.1} MiB but {} binds at most {:.1} MiB per buffer; use a smaller batch or model",
+                bytes as f64 / 1048576.0,
+                self.info.name,
+                self.max_binding_bytes() as f64 / 1048576.0
+            )));
+        }
+        Ok(GpuTensor::new_zeroed(&self.device, len, label).reshaped(shape))
+    }
+
+    pub fn upload(&self, data: &[f32], shape: &[usize], label: &str) -> Result<GpuTensor> {
+        self.upload_words(bytemuck::cast_slice(data), shape, label)
+    }
+
+    /// Uploads raw 4-byte words (e.g. packed `u8` pixels or `u32` indices).
+    pub fn upload_words(&self, data: &[u32], shape: &[usize], label: &str) -> Result<GpuTensor> {
+        let len: usize = shape.iter().product();
+        if len != data.len() {
+            return Err(Error::Gpu(format!(
+                "{label}: shape {shape:?} holds {len} elements, data has {}",
+                data.len()
+            )));
+        }
+        let t = self.zeros(shape, label)?;
+        self.write(&t, bytemuck::cast_slice(data));
+        Ok(t)
+    }
+
+    /// Overwrites a tensor's contents (queued; ordered before the next submit).
+    pub fn write(&self, t: &GpuTensor, data: &[f32]) {
+        assert_eq!(data.len(), t.len, "write must fill the whole tensor");
+        if !data.is_empty() {
+            self.queue
+                .write_buffer(&t.buffer, t.byte_offset(), bytemuck::cast_slice(data));
+        }
+    }
+
+    pub fn write_words(&self, t: &GpuTensor, data: &[u32]) {
+        self.write(t, bytemuck::cast_slice(data))
+    }
+
+    /// Reads tensors back to the host in one submit and one wait.
+    pub fn read_many(&self, tensors: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
+        let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: total.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
+        let mut at = 0;
+        for t in tensors {
+            encoder.copy_buffer_to_buffer(&t.buffer, t.byte_offset(), &staging, at, t.byte_len());
+            at += t.byte_len();
+        }
+        self.queue.submit(Some(encoder.finish()));
+        let slice = staging.slice(..);
+        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = sender.send(r);
+        });
+        self.wait()?;
+        match pollster::block_on(receiver.receive()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                return Err(Error::Gpu(format!("mapping a readback buffer failed: {e}")))
+            }
+            None => return Err(Error::Gpu("the device dropped a readback request".into())),
+        }
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("reading back: {e}")))?;
+        let words: &[f32] = bytemuck::cast_slice(&view);
+        let mut out = Vec::with_capacity(tensors.len());
+        let mut at = 0;
+        for t in tensors {
+            out.push(words[at..at + t.len].to_vec());
+            at += t.byte_len() as usize / 4;
+        }
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        Ok(self.read_many(&[t])?.remove(0))
+    }
+}
