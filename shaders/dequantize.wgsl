@@ -45,9 +45,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         }
         var v = (pixel + u) / 256.0;
         if (p.logit == 1u) {
-            let q = p.alpha + (1.0 - 2.0 * p.alpha) * v;
-            v = log(q) - log(1.0 - q);
-            acc += log(1.0 - 2.0 * p.alpha) - log(q) - log(1.0 - q);
+            // 1 - q from 1 - v = (256 - pixel - u) / 256, not by subtraction from q ~ 1:
+            // that would lose the small bright-pixel tail to f32 cancellation.
+            let scale = 1.0 - 2.0 * p.alpha;
+            let q = p.alpha + scale * v;
+            let one_minus_q = p.alpha + scale * ((256.0 - pixel - u) / 256.0);
+            v = log(q) - log(one_minus_q);
+            acc += log(scale) - log(q) - log(one_minus_q);
         }
         states[p.out_offset + row * p.dim + d] = v;
     }

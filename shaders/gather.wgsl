@@ -1,5 +1,5 @@
-// Coupling split: copies the conditioning half of layer state `src` into a dense
-// [batch, D/2] matrix, the MLP's input. For the inverse direction it first undoes the
+// Coupling split: copies the conditioning half of layer state `src` into a
+// [batch, D/2] matrix (row stride dst_ld), the MLP's input. For the inverse direction it first undoes the
 // layer's scale (unscale = 1: times exp(-s_l)), since the inverse reads the layer's output.
 
 override WG: u32 = 256u;
@@ -15,6 +15,11 @@ struct Params {
     unscale: u32,
     // Offset (elements) of s_l inside `params`.
     scale_offset: u32,
+    // Row stride of dst (D/2 rounded up to a multiple of 4).
+    dst_ld: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -35,5 +40,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (p.unscale == 1u) {
         v = v * exp(-params[p.scale_offset + d]);
     }
-    dst[i] = v;
+    dst[row * p.dst_ld + j] = v;
 }

@@ -1,5 +1,5 @@
 // Coupling merge for the backward pass: adds the MLP's input gradient (dense [batch, D/2])
-// into the conditioning half of the full-vector gradient.
+// into the conditioning half of the full-vector gradient. src is [batch, D/2], row stride src_ld.
 
 override WG: u32 = 256u;
 
@@ -9,7 +9,8 @@ struct Params {
     half: u32,
     mask: u32,
     part: u32,
-    _pad0: u32,
+    // Row stride of src.
+    src_ld: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -27,5 +28,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let row = i / p.half;
     let j = i % p.half;
     let d = part_index(p.mask, p.half, p.part, j);
-    dst[row * p.dim + d] += src[i];
+    dst[row * p.dim + d] += src[row * p.src_ld + j];
 }

@@ -12,3 +12,4 @@ pub mod report;
 pub use config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 pub use error::{Error, Result};
 pub use model::params::{FlowParams, Linear};
+pub use model::Flow;

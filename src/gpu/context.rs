@@ -181,7 +181,9 @@ impl GpuContext {
 
     /// The largest buffer that can be bound as one storage binding, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Waits for all submitted work; a lost device becomes an error instead of a hang.

@@ -183,11 +183,12 @@ pub struct GatherParams {
     pub part: u32,
     pub unscale: u32,
     pub scale_offset: u32,
+    pub dst_ld: u32,
+    pub _pad: [u32; 3],
 }
 
 /// `dst[b, j] = states[src_offset + b * D + part_index(part, j)]`, times `exp(-scale)` when
 /// `unscale` is given (the offset of `s_l` in `params`).
-#[allow(clippy::too_many_arguments)]
 pub fn gather(
     ctx: &GpuContext,
     cfg: &FlowConfig,
@@ -200,7 +201,7 @@ pub fn gather(
     dst: &GpuTensor,
 ) -> Dispatch {
     assert!(states.len() >= src_offset + batch * cfg.dim);
-    assert!(dst.len() >= batch * cfg.half());
+    assert!(dst.len() >= batch * padded(cfg.half()));
     let p = GatherParams {
         batch: u(batch),
         dim: u(cfg.dim),
@@ -210,6 +211,8 @@ pub fn gather(
         part: u(part),
         unscale: unscale.is_some() as u32,
         scale_offset: u(unscale.unwrap_or(0)),
+        dst_ld: u(padded(cfg.half())),
+        _pad: [0; 3],
     };
     ctx.dispatch(
         Kernel::Gather,
@@ -277,7 +280,7 @@ pub fn coupling_forward(
     log_scales: &GpuTensor,
     s_offset: usize,
 ) -> Dispatch {
-    assert!(h.len() >= site.batch * cfg.mlp_out());
+    assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
     let p = CouplingForwardParams {
         batch: u(site.batch),
         dim: u(cfg.dim),
@@ -287,7 +290,7 @@ pub fn coupling_forward(
         out_offset: u(site.out_offset),
         tpart: u(cfg.transformed_part(site.layer)),
         affine: affine_code(cfg.coupling),
-        h_ld: u(cfg.mlp_out()),
+        h_ld: u(padded(cfg.mlp_out())),
         s_offset: u(s_offset),
         scale_offset: u(site.scale_offset),
         bound: cfg.scale_bound,
@@ -311,7 +314,7 @@ pub fn coupling_inverse(
     h: &GpuTensor,
     params: &GpuTensor,
 ) -> Dispatch {
-    assert!(h.len() >= site.batch * cfg.mlp_out());
+    assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
     let p = CouplingInverseParams {
         batch: u(site.batch),
         dim: u(cfg.dim),
@@ -321,7 +324,7 @@ pub fn coupling_inverse(
         out_offset: u(site.out_offset),
         tpart: u(cfg.transformed_part(site.layer)),
         affine: affine_code(cfg.coupling),
-        h_ld: u(cfg.mlp_out()),
+        h_ld: u(padded(cfg.mlp_out())),
         scale_offset: u(site.scale_offset),
         bound: cfg.scale_bound,
         _pad: 0,
@@ -338,10 +341,11 @@ pub struct ScatterParams {
     pub half: u32,
     pub mask: u32,
     pub part: u32,
-    pub _pad: [u32; 3],
+    pub src_ld: u32,
+    pub _pad: [u32; 2],
 }
 
-/// `dst[b, part_index(part, j)] += src[b, j]`.
+/// `dst[b, part_index(part, j)] += src[b, j]` (`src` with [`padded`] rows).
 pub fn scatter_add(
     ctx: &GpuContext,
     cfg: &FlowConfig,
@@ -350,14 +354,15 @@ pub fn scatter_add(
     src: &GpuTensor,
     dst: &GpuTensor,
 ) -> Dispatch {
-    assert!(src.len() >= batch * cfg.half() && dst.len() >= batch * cfg.dim);
+    assert!(src.len() >= batch * padded(cfg.half()) && dst.len() >= batch * cfg.dim);
     let p = ScatterParams {
         batch: u(batch),
         dim: u(cfg.dim),
         half: u(cfg.half()),
         mask: mask_code(cfg.mask),
         part: u(part),
-        _pad: [0; 3],
+        src_ld: u(padded(cfg.half())),
+        _pad: [0; 2],
     };
     ctx.dispatch(
         Kernel::ScatterAdd,
@@ -385,7 +390,6 @@ pub struct LogDensityParams {
 
 /// `out[b] = log|det J|`, `out[batch + b] = log p(x_b)`; `log_scales` holds `layers` blocks of
 /// `[s_batch, D/2]` (only read for affine couplings).
-#[allow(clippy::too_many_arguments)]
 pub fn log_density(
     ctx: &GpuContext,
     cfg: &FlowConfig,
@@ -565,7 +569,6 @@ pub struct CouplingBackwardParams {
 
 /// Backward of coupling + scale. `gy = None` means the layer is the last and its output
 /// gradient is `z / B` (read from `states[out]`).
-#[allow(clippy::too_many_arguments)]
 pub fn coupling_backward(
     ctx: &GpuContext,
     cfg: &FlowConfig,
@@ -586,7 +589,7 @@ pub fn coupling_backward(
         out_offset: u(site.out_offset),
         tpart: u(cfg.transformed_part(site.layer)),
         affine: affine_code(cfg.coupling),
-        h_ld: u(cfg.mlp_out()),
+        h_ld: u(padded(cfg.mlp_out())),
         scale_offset: u(site.scale_offset),
         bound: cfg.scale_bound,
         inv_batch: 1.0 / site.batch as f32,

@@ -1,1 +1,10 @@
+//! The model: host parameters ([`params`]), their GPU layout ([`layout`]), per-batch GPU
+//! buffers and programs ([`workspace`]) and the public [`flow::Flow`].
+
+pub mod flow;
+pub mod layout;
+pub mod likelihood;
 pub mod params;
+pub mod workspace;
+
+pub use flow::Flow;

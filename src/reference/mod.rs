@@ -18,6 +18,7 @@ pub mod backward;
 pub mod flow;
 pub mod jacobian;
 pub mod mlp;
+pub mod preprocess;
 pub mod view;
 
 pub use adam::{adam_step, clip_factor, global_grad_norm};

@@ -1,0 +1,76 @@
+//! Shared by the GPU tests: one device context per tile variant, seeded random data, and
+//! helpers to move padded matrices between host and GPU.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use flowgpu::gpu::ops::padded;
+use flowgpu::gpu::{AdapterChoice, GpuContext, TileConfig};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+/// Contexts for every tile variant in `TileConfig::TEST_VARIANTS`, made once per test binary.
+pub fn contexts() -> &'static [Arc<GpuContext>] {
+    static CTX: OnceLock<Vec<Arc<GpuContext>>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        TileConfig::TEST_VARIANTS
+            .iter()
+            .map(|&t| {
+                Arc::new(
+                    GpuContext::with_tiles(&AdapterChoice::from_env(), t)
+                        .expect("a GPU adapter (install mesa-vulkan-drivers)"),
+                )
+            })
+            .collect()
+    })
+}
+
+/// The adapter's default context.
+pub fn context() -> Arc<GpuContext> {
+    static CTX: OnceLock<Arc<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        Arc::new(GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)"))
+    })
+    .clone()
+}
+
+pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Row-major `[rows, cols]` -> `[rows, padded(cols)]` with zero padding.
+pub fn pad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let ld = padded(cols);
+    let mut out = vec![0.0; rows * ld];
+    for r in 0..rows {
+        out[r * ld..r * ld + cols].copy_from_slice(&x[r * cols..(r + 1) * cols]);
+    }
+    out
+}
+
+/// Inverse of [`pad`]; also asserts the padding is still zero.
+pub fn unpad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let ld = padded(cols);
+    let mut out = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        out.extend_from_slice(&x[r * ld..r * ld + cols]);
+        assert!(
+            x[r * ld + cols..(r + 1) * ld].iter().all(|&v| v == 0.0),
+            "padding of row {r} was written"
+        );
+    }
+    out
+}
+
+/// Largest `|a - b| / (1 + |b|)`: absolute near zero, relative for large values.
+pub fn max_mixed_err(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y).abs() / (1.0 + y.abs()))
+        .fold(0.0, f64::max)
+}
+
+pub fn to_f64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}

@@ -1,0 +1,494 @@
+//! Every kernel against the CPU reference, for every tile variant, on shapes that are not
+//! multiples of the tiles (batch 37, D 50 so D/2 = 25, H 100) and on spec-sized ones.
+//! Bounds are on the mixed error `|gpu - ref| / (1 + |ref|)` unless stated.
+
+mod common;
+
+use common::*;
+use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
+use flowgpu::gpu::ops::{self, padded, CouplingSite, Epilogue, Matmul, MatmulKind, Preprocess};
+use flowgpu::model::layout::ParamLayout;
+use flowgpu::reference::{self as r, preprocess as rp};
+use flowgpu::{FlowParams, Linear};
+
+/// f32 products summed over k <= ~1000 terms of size ~1: well inside 2e-5.
+const MATMUL_TOL: f64 = 2e-5;
+
+fn linear(n_in: usize, n_out: usize, seed: u64) -> Linear {
+    let bound = 1.0 / (n_in as f32).sqrt();
+    Linear {
+        n_in,
+        n_out,
+        weight: uniform(n_in * n_out, -bound, bound, seed),
+        bias: uniform(n_out, -bound, bound, seed + 1),
+    }
+}
+
+/// `[W; b]` with padded rows, as the parameter layout stores a linear layer.
+fn weight_block(lin: &Linear) -> Vec<f32> {
+    let mut wb = lin.weight.clone();
+    wb.extend_from_slice(&lin.bias);
+    pad(&wb, lin.n_in + 1, lin.n_out)
+}
+
+#[test]
+fn matmul_forward_matches_reference() {
+    for ctx in contexts() {
+        for &(batch, n_in, n_out) in &[(37, 25, 100), (37, 100, 50), (5, 3, 7), (64, 392, 256)] {
+            let lin = linear(n_in, n_out, 1);
+            let x = uniform(batch * n_in, -1.0, 1.0, 2);
+            let ta = ctx
+                .upload(&pad(&x, batch, n_in), &[batch, padded(n_in)], "x")
+                .unwrap();
+            let tw = ctx
+                .upload(&weight_block(&lin), &[(n_in + 1) * padded(n_out)], "w")
+                .unwrap();
+            for relu in [false, true] {
+                let tc = ctx.zeros(&[batch, padded(n_out)], "y").unwrap();
+                let mm = Matmul {
+                    kind: MatmulKind::NN,
+                    m: batch,
+                    n: n_out,
+                    k: n_in + 1,
+                    a_ones: true,
+                    epilogue: if relu { Epilogue::Relu } else { Epilogue::None },
+                };
+                ctx.submit(&[&ops::matmul(ctx, mm, &ta, &tw, &tc, None)]);
+                let got = unpad(&ctx.read(&tc).unwrap(), batch, n_out);
+                let want = r::mlp::linear_f64(&to_f64(&x), batch, &lin, relu);
+                let err = max_mixed_err(&got, &want);
+                assert!(
+                    err < MATMUL_TOL,
+                    "NN {batch}x{n_in}->{n_out} relu={relu} {:?}: err {err:e}",
+                    ctx.tiles
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_backward_matches_reference() {
+    for ctx in contexts() {
+        for &(batch, n_in, n_out) in &[(37, 25, 100), (37, 100, 50), (5, 3, 7), (64, 256, 392)] {
+            let lin = linear(n_in, n_out, 3);
+            let x = uniform(batch * n_in, -1.0, 1.0, 4);
+            let dy = uniform(batch * n_out, -1.0, 1.0, 5);
+            let g = r::mlp::linear_backward_f64(&to_f64(&x), &to_f64(&dy), batch, &lin);
+            let tx = ctx
+                .upload(&pad(&x, batch, n_in), &[batch, padded(n_in)], "x")
+                .unwrap();
+            let tdy = ctx
+                .upload(&pad(&dy, batch, n_out), &[batch, padded(n_out)], "dy")
+                .unwrap();
+            let tw = ctx
+                .upload(&weight_block(&lin), &[(n_in + 1) * padded(n_out)], "w")
+                .unwrap();
+
+            // [dW; db] = [x | 1]^T dy
+            let tdw = ctx.zeros(&[(n_in + 1) * padded(n_out)], "dw").unwrap();
+            let mm = Matmul {
+                kind: MatmulKind::TN,
+                m: n_in + 1,
+                n: n_out,
+                k: batch,
+                a_ones: true,
+                epilogue: Epilogue::None,
+            };
+            ctx.submit(&[&ops::matmul(ctx, mm, &tx, &tdy, &tdw, None)]);
+            let dwb = unpad(&ctx.read(&tdw).unwrap(), n_in + 1, n_out);
+            let mut want = g.dw.clone();
+            want.extend_from_slice(&g.db);
+            let err = max_mixed_err(&dwb, &want);
+            assert!(
+                err < MATMUL_TOL,
+                "TN {batch}x{n_in}->{n_out} {:?}: err {err:e}",
+                ctx.tiles
+            );
+
+            // dx = dy W^T, plain and through the ReLU derivative of x (as if x were a ReLU output).
+            for masked in [false, true] {
+                let tdx = ctx.zeros(&[batch, padded(n_in)], "dx").unwrap();
+                let mm = Matmul {
+                    kind: MatmulKind::NT,
+                    m: batch,
+                    n: n_in,
+                    k: n_out,
+                    a_ones: false,
+                    epilogue: if masked {
+                        Epilogue::ReluGrad
+                    } else {
+                        Epilogue::None
+                    },
+                };
+                ctx.submit(&[&ops::matmul(
+                    ctx,
+                    mm,
+                    &tdy,
+                    &tw,
+                    &tdx,
+                    masked.then_some(&tx),
+                )]);
+                let dx = unpad(&ctx.read(&tdx).unwrap(), batch, n_in);
+                let want: Vec<f64> =
+                    g.dx.iter()
+                        .zip(&x)
+                        .map(|(&d, &xv)| if masked && xv <= 0.0 { 0.0 } else { d })
+                        .collect();
+                let err = max_mixed_err(&dx, &want);
+                assert!(
+                    err < MATMUL_TOL,
+                    "NT {batch}x{n_out}->{n_in} masked={masked} {:?}: err {err:e}",
+                    ctx.tiles
+                );
+            }
+        }
+    }
+}
+
+fn small_config(coupling: CouplingKind, mask: MaskKind) -> FlowConfig {
+    FlowConfig {
+        dim: 50,
+        layers: 4,
+        hidden: 100,
+        coupling,
+        mask,
+        scale_bound: 2.0,
+    }
+}
+
+fn all_kinds() -> Vec<(CouplingKind, MaskKind)> {
+    let mut v = Vec::new();
+    for c in [CouplingKind::Additive, CouplingKind::Affine] {
+        for m in [MaskKind::Halves, MaskKind::Interleaved] {
+            v.push((c, m));
+        }
+    }
+    v
+}
+
+#[test]
+fn gather_and_scatter_match_reference() {
+    let batch = 37;
+    for ctx in contexts() {
+        for (coupling, mask) in all_kinds() {
+            let cfg = small_config(coupling, mask);
+            let x = uniform(3 * batch * cfg.dim, -2.0, 2.0, 6);
+            let scales = uniform(cfg.dim, -0.5, 0.5, 7);
+            let states = ctx.upload(&x, &[x.len()], "states").unwrap();
+            let params = ctx.upload(&scales, &[cfg.dim], "scales").unwrap();
+            let block = 2 * batch * cfg.dim;
+            let xb = &x[block..block + batch * cfg.dim];
+            for part in 0..2 {
+                for unscale in [false, true] {
+                    let dst = ctx.zeros(&[batch, padded(cfg.half())], "half").unwrap();
+                    let d = ops::gather(
+                        ctx,
+                        &cfg,
+                        batch,
+                        &states,
+                        block,
+                        part,
+                        unscale.then_some(0),
+                        &params,
+                        &dst,
+                    );
+                    ctx.submit(&[&d]);
+                    let got = unpad(&ctx.read(&dst).unwrap(), batch, cfg.half());
+                    let src: Vec<f64> = if unscale {
+                        xb.iter()
+                            .enumerate()
+                            .map(|(i, &v)| v as f64 * (-(scales[i % cfg.dim] as f64)).exp())
+                            .collect()
+                    } else {
+                        to_f64(xb)
+                    };
+                    let want = r::gather_part(&cfg, part, &src, batch);
+                    let err = max_mixed_err(&got, &want);
+                    assert!(
+                        err < 1e-6,
+                        "gather part {part} unscale {unscale} {mask:?}: err {err:e}"
+                    );
+                }
+                // scatter_add into a full-vector gradient.
+                let src = uniform(batch * cfg.half(), -1.0, 1.0, 8);
+                let base = uniform(batch * cfg.dim, -1.0, 1.0, 9);
+                let tsrc = ctx
+                    .upload(
+                        &pad(&src, batch, cfg.half()),
+                        &[batch, padded(cfg.half())],
+                        "src",
+                    )
+                    .unwrap();
+                let tdst = ctx.upload(&base, &[base.len()], "dst").unwrap();
+                ctx.submit(&[&ops::scatter_add(ctx, &cfg, batch, part, &tsrc, &tdst)]);
+                let got = ctx.read(&tdst).unwrap();
+                let mut added = vec![0.0f64; base.len()];
+                r::scatter_part(&cfg, part, &to_f64(&src), &mut added, batch);
+                let want: Vec<f64> = base
+                    .iter()
+                    .zip(&added)
+                    .map(|(&b, &a)| b as f64 + a)
+                    .collect();
+                let err = max_mixed_err(&got, &want);
+                assert!(err < 1e-6, "scatter_add part {part} {mask:?}: err {err:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn coupling_layers_and_log_density_match_reference() {
+    let batch = 37;
+    for ctx in contexts() {
+        for (coupling, mask) in all_kinds() {
+            let cfg = small_config(coupling, mask);
+            let p = FlowParams::random(&cfg, 11, 1.0);
+            let layout = ParamLayout::new(&cfg);
+            let params = ctx
+                .upload(&layout.pack(&p), &[layout.len], "params")
+                .unwrap();
+            let x = uniform(batch * cfg.dim, -3.0, 3.0, 12);
+            let n = batch * cfg.dim;
+            let mut states_host = vec![0.0f32; (cfg.layers + 1) * n];
+            states_host[..n].copy_from_slice(&x);
+            let states = ctx
+                .upload(&states_host, &[states_host.len()], "states")
+                .unwrap();
+            let log_scales = ctx
+                .zeros(&[cfg.layers * batch * cfg.half()], "log scales")
+                .unwrap();
+            // Each layer from the GPU state the previous layer left, with the reference's own
+            // conditioner output as h, compared with the reference layer on that same input.
+            let mut logdet = vec![0.0f64; batch];
+            for l in 0..cfg.layers {
+                let site = CouplingSite {
+                    layer: l,
+                    batch,
+                    in_offset: l * n,
+                    out_offset: (l + 1) * n,
+                    scale_offset: layout.scale_offset(l),
+                };
+                let input = ctx.read(&states).unwrap()[l * n..(l + 1) * n].to_vec();
+                let trace = r::coupling_forward_layer(&p, l, &input, batch);
+                let h = r::view::to_f32(&trace.mlp[5]);
+                let th = ctx
+                    .upload(
+                        &pad(&h, batch, cfg.mlp_out()),
+                        &[batch, padded(cfg.mlp_out())],
+                        "h",
+                    )
+                    .unwrap();
+                let d = ops::coupling_forward(
+                    ctx,
+                    &cfg,
+                    site,
+                    &states,
+                    &th,
+                    &params,
+                    &log_scales,
+                    l * batch * cfg.half(),
+                );
+                ctx.submit(&[&d]);
+                let all = ctx.read(&states).unwrap();
+                let err = max_mixed_err(&all[(l + 1) * n..(l + 2) * n], &trace.output);
+                assert!(
+                    err < 2e-6,
+                    "coupling forward layer {l} {coupling:?} {mask:?}: err {err:e}"
+                );
+                if let Some(s) = &trace.s {
+                    let got = ctx.read(&log_scales).unwrap();
+                    let at = l * batch * cfg.half();
+                    let err = max_mixed_err(&got[at..at + batch * cfg.half()], s);
+                    assert!(err < 1e-6, "log-scales layer {l}: err {err:e}");
+                }
+                for (acc, v) in logdet.iter_mut().zip(&trace.logdet) {
+                    *acc += v;
+                }
+                // The inverse kernel undoes the layer: from the output back into a spare block.
+                let inv = CouplingSite {
+                    in_offset: (l + 1) * n,
+                    out_offset: 0,
+                    ..site
+                };
+                let saved = all[..n].to_vec();
+                ctx.submit(&[&ops::coupling_inverse(
+                    ctx, &cfg, inv, &states, &th, &params,
+                )]);
+                let back = ctx.read(&states).unwrap();
+                let err = max_mixed_err(&back[..n], &to_f64(&input));
+                assert!(
+                    err < 1e-5,
+                    "coupling inverse layer {l} {coupling:?} {mask:?}: err {err:e}"
+                );
+                ctx.write(&states.view(0, &[n]), &saved);
+            }
+            // Fused reduction on the final state and the stored log-scales.
+            let density = ctx.zeros(&[2 * batch], "density").unwrap();
+            let d = ops::log_density(
+                ctx,
+                &cfg,
+                batch,
+                &states,
+                cfg.layers * n,
+                &log_scales,
+                batch,
+                &params,
+                layout.scales_offset,
+                &density,
+            );
+            ctx.submit(&[&d]);
+            let got = ctx.read(&density).unwrap();
+            let z = &ctx.read(&states).unwrap()[cfg.layers * n..];
+            let want = r::log_density(z, &logdet);
+            let ld_err = got[..batch]
+                .iter()
+                .zip(&logdet)
+                .map(|(&g, &w)| (g as f64 - w).abs() / (1.0 + w.abs()))
+                .fold(0.0, f64::max);
+            assert!(
+                ld_err < 1e-5,
+                "log-det reduction {coupling:?} {mask:?}: err {ld_err:e}"
+            );
+            let lp_err = max_mixed_err(&got[batch..], &want);
+            assert!(
+                lp_err < 1e-5,
+                "log-density reduction {coupling:?} {mask:?}: err {lp_err:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dequantize_matches_reference() {
+    let (batch, dim, images) = (37, 50, 61);
+    let pixels: Vec<u8> = uniform(images * dim, 0.0, 256.0, 13)
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
+    let mut packed = pixels.clone();
+    packed.resize(pixels.len().div_ceil(4) * 4, 0);
+    let words: Vec<u32> = bytemuck::cast_slice::<u8, u32>(&packed).to_vec();
+    let indices: Vec<u32> = (0..batch as u32)
+        .map(|i| (i * 7 + 3) % images as u32)
+        .collect();
+    for ctx in contexts() {
+        let tpix = ctx.upload_words(&words, &[words.len()], "pixels").unwrap();
+        let tidx = ctx.upload_words(&indices, &[batch], "indices").unwrap();
+        for alpha in [None, Some(1e-6f32), Some(0.05)] {
+            for noise in [false, true] {
+                let pre = Preprocess { logit_alpha: alpha };
+                let states = ctx.zeros(&[batch * dim], "x").unwrap();
+                let pre_ld = ctx.zeros(&[batch], "pre").unwrap();
+                let d = ops::dequantize(
+                    ctx,
+                    pre.params(batch, dim, 1234, noise),
+                    &tpix,
+                    &tidx,
+                    &states,
+                    &pre_ld,
+                );
+                ctx.submit(&[&d]);
+                let got = ctx.read_many(&[&states, &pre_ld]).unwrap();
+                let (want, want_pre) =
+                    rp::dequantize(&pixels, dim, &indices, 1234, noise, alpha.map(|a| a as f64));
+                // f32 logs of q near alpha: relative 1e-6 of values up to |14|.
+                let err = max_mixed_err(&got[0], &want);
+                assert!(
+                    err < 2e-6,
+                    "dequantize alpha {alpha:?} noise {noise}: err {err:e}"
+                );
+                let err = max_mixed_err(&got[1], &want_pre);
+                assert!(
+                    err < 1e-5,
+                    "dequantize log-Jacobian alpha {alpha:?} noise {noise}: err {err:e}"
+                );
+                // And back to pixels: within 1e-5 of v = (pixel + u) / 256.
+                let tp = ctx.zeros(&[batch * dim], "pixels").unwrap();
+                ctx.submit(&[&ops::to_pixels(ctx, pre, batch * dim, &states, 0, &tp)]);
+                let back = ctx.read(&tp).unwrap();
+                let want_v = rp::to_pixels(&want, alpha.map(|a| a as f64));
+                let err = max_mixed_err(&back, &want_v);
+                assert!(err < 1e-5, "to_pixels alpha {alpha:?}: err {err:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_draws_match_reference() {
+    for ctx in contexts() {
+        let n = 5000;
+        let t = ctx.zeros(&[n], "z").unwrap();
+        ctx.submit(&[&ops::gaussian(ctx, n, 77, 0.7, &t, 0)]);
+        let got = ctx.read(&t).unwrap();
+        let want = rp::gaussian(n, 77, 0.7);
+        let err = max_mixed_err(&got, &want);
+        assert!(err < 1e-5, "gaussian: err {err:e}");
+        let mean = want.iter().sum::<f64>() / n as f64;
+        let var = want.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(
+            mean.abs() < 0.05 && (var.sqrt() - 0.7).abs() < 0.03,
+            "mean {mean}, std {}",
+            var.sqrt()
+        );
+    }
+}
+
+#[test]
+fn grad_norm_and_adam_match_reference() {
+    let cfg = small_config(CouplingKind::Affine, MaskKind::Halves);
+    let layout = ParamLayout::new(&cfg);
+    let p0 = FlowParams::random(&cfg, 21, 1.0);
+    let grads = FlowParams::random(&cfg, 22, 3.0);
+    let m0 = FlowParams::random(&cfg, 23, 0.1);
+    let mut v0 = FlowParams::random(&cfg, 24, 0.1);
+    for t in v0.tensors_mut() {
+        t.iter_mut().for_each(|x| *x = x.abs());
+    }
+    let norm = r::global_grad_norm(&grads);
+    for ctx in contexts() {
+        for clip in [None, Some((norm * 0.5) as f32), Some((norm * 2.0) as f32)] {
+            let adam_cfg = AdamConfig {
+                clip_norm: clip,
+                ..AdamConfig::default()
+            };
+            let tp = ctx.upload(&layout.pack(&p0), &[layout.len], "p").unwrap();
+            let tg = ctx
+                .upload(&layout.pack(&grads), &[layout.len], "g")
+                .unwrap();
+            let tm = ctx.upload(&layout.pack(&m0), &[layout.len], "m").unwrap();
+            let tv = ctx.upload(&layout.pack(&v0), &[layout.len], "v").unwrap();
+            let sums = ctx.zeros(&[ops::NORM_PARTIALS + 1], "norm").unwrap();
+            let [n1, n2] = ops::grad_norm(ctx, &tg, &sums);
+            let step = 3;
+            let adam = ops::adam(
+                ctx,
+                ops::AdamParams::for_step(&adam_cfg, layout.len, step, 1e-3),
+                &tp,
+                &tg,
+                &tm,
+                &tv,
+                &sums,
+            );
+            ctx.submit(&[&n1, &n2, &adam]);
+            let got = ctx.read_many(&[&sums, &tp, &tm, &tv]).unwrap();
+            let gpu_norm = got[0][ops::NORM_PARTIALS] as f64;
+            assert!(
+                (gpu_norm - norm).abs() / norm < 1e-5,
+                "grad norm {gpu_norm} vs {norm}"
+            );
+            let (mut p, mut m, mut v) = (p0.clone(), m0.clone(), v0.clone());
+            r::adam_step(&mut p, &grads, &mut m, &mut v, step, 1e-3, &adam_cfg);
+            for (name, gpu, want) in [
+                ("params", &got[1], &p),
+                ("m", &got[2], &m),
+                ("v", &got[3], &v),
+            ] {
+                let want_flat: Vec<f64> = to_f64(&layout.pack(want));
+                let err = max_mixed_err(gpu, &want_flat);
+                assert!(err < 1e-6, "adam {name} clip {clip:?}: err {err:e}");
+            }
+        }
+    }
+}
