@@ -16,7 +16,8 @@ struct Params {
     logit: u32,
     alpha: f32,
     out_offset: u32,
-    _pad0: u32,
+    // Row r of the batch is image indices[index_offset + r].
+    index_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,7 +35,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (row >= p.batch) {
         return;
     }
-    let image = indices[row];
+    let image = indices[p.index_offset + row];
     var acc = 0.0;
     for (var d = lid; d < p.dim; d += WG) {
         let flat = image * p.dim + d;

@@ -8,6 +8,7 @@ pub mod gpu;
 pub mod model;
 pub mod reference;
 pub mod report;
+pub mod train;
 
 pub use config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@ pub enum Kernel {
     GradNormPartial,
     GradNormFinish,
     Adam,
+    AccumulateNll,
 }
 
 /// How a kernel uses a storage binding.
@@ -195,6 +196,13 @@ pub const KERNELS: &[KernelSpec] = &[
         "main",
         &[W, R, W, W, R],
         Workgroup::Elementwise,
+    ),
+    spec(
+        Kernel::AccumulateNll,
+        shader!("accumulate_nll.wgsl"),
+        "main",
+        &[R, R, W],
+        Workgroup::Reduce,
     ),
 ];
 

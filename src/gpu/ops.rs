@@ -441,7 +441,7 @@ pub struct DequantizeParams {
     pub logit: u32,
     pub alpha: f32,
     pub out_offset: u32,
-    pub _pad: u32,
+    pub index_offset: u32,
 }
 
 /// The dequantize dispatch and its uniform values; `seed` changes per epoch via `set_params`.
@@ -454,7 +454,7 @@ pub fn dequantize(
     pre_logdet: &GpuTensor,
 ) -> Dispatch {
     let batch = params.batch as usize;
-    assert!(indices.len() >= batch && pre_logdet.len() >= batch);
+    assert!(pre_logdet.len() >= batch);
     assert!(states.len() >= params.out_offset as usize + batch * params.dim as usize);
     ctx.dispatch(
         Kernel::Dequantize,
@@ -474,7 +474,7 @@ impl Preprocess {
             logit: self.logit_alpha.is_some() as u32,
             alpha: self.logit_alpha.unwrap_or(0.0),
             out_offset: 0,
-            _pad: 0,
+            index_offset: 0,
         }
     }
 }
@@ -731,5 +731,33 @@ pub fn adam(
         &params,
         &[weights, grads, m, v, norm],
         groups_for(n, ctx.tiles.elementwise_wg),
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct AccumulateParams {
+    pub batch: u32,
+    pub _pad: [u32; 3],
+}
+
+/// `sums[0] += mean_b -(log p_b + pre_b)`, `sums[1] += 1`.
+pub fn accumulate_nll(
+    ctx: &GpuContext,
+    batch: usize,
+    density: &GpuTensor,
+    pre_logdet: &GpuTensor,
+    sums: &GpuTensor,
+) -> Dispatch {
+    assert!(density.len() >= 2 * batch && pre_logdet.len() >= batch && sums.len() >= 2);
+    let p = AccumulateParams {
+        batch: u(batch),
+        _pad: [0; 3],
+    };
+    ctx.dispatch(
+        Kernel::AccumulateNll,
+        &p,
+        &[density, pre_logdet, sums],
+        [1, 1, 1],
     )
 }

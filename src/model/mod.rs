@@ -1,6 +1,7 @@
 //! The model: host parameters ([`params`]), their GPU layout ([`layout`]), per-batch GPU
 //! buffers and programs ([`workspace`]) and the public [`flow::Flow`].
 
+pub mod backprop;
 pub mod flow;
 pub mod layout;
 pub mod likelihood;

@@ -1,0 +1,141 @@
+//! Checkpoints in the safetensors format (PyTorch and NumPy users can open them): every
+//! parameter tensor under its name, optionally Adam's moments (`adam.m.*`, `adam.v.*`) to
+//! resume training, and metadata holding the format version, the model configuration and
+//! the training state as JSON. Written to a temporary file and renamed, so a crash or a full
+//! disk never leaves a half-written checkpoint in place of a good one.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::config::FlowConfig;
+use crate::error::{Error, Result};
+use crate::model::params::FlowParams;
+
+pub const FORMAT: &str = "flowgpu-checkpoint";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a checkpoint holds besides the parameters.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    pub params: Option<FlowParams>,
+    /// Adam's moments in the same tensor order as the parameters.
+    pub adam: Option<(FlowParams, FlowParams)>,
+    /// Free-form JSON metadata (training state, data transform, ...), stored as strings.
+    pub meta: HashMap<String, String>,
+}
+
+fn bytes_of(v: &[f32]) -> &[u8] {
+    bytemuck::cast_slice(v)
+}
+
+pub fn save(
+    path: &Path,
+    params: &FlowParams,
+    adam: Option<(&FlowParams, &FlowParams)>,
+    meta: &HashMap<String, String>,
+) -> Result<()> {
+    let mut metadata = meta.clone();
+    metadata.insert("format".into(), FORMAT.into());
+    metadata.insert("format_version".into(), FORMAT_VERSION.to_string());
+    let config =
+        serde_json::to_string(&params.config).map_err(|e| Error::Checkpoint(e.to_string()))?;
+    metadata.insert("config".into(), config);
+    let mut sets: Vec<(&str, &FlowParams)> = vec![("", params)];
+    if let Some((m, v)) = adam {
+        sets.push(("adam.m.", m));
+        sets.push(("adam.v.", v));
+    }
+    let mut tensors: Vec<(String, TensorView<'_>)> = Vec::new();
+    for (prefix, p) in sets {
+        for (name, shape, data) in p.named_tensors() {
+            let view = TensorView::new(Dtype::F32, shape, bytes_of(data))
+                .map_err(|e| Error::Checkpoint(format!("{name}: {e}")))?;
+            tensors.push((format!("{prefix}{name}"), view));
+        }
+    }
+    let bytes = safetensors::serialize(tensors, Some(metadata))
+        .map_err(|e| Error::Checkpoint(e.to_string()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let tmp = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+fn read_into(st: &SafeTensors<'_>, prefix: &str, p: &mut FlowParams, path: &Path) -> Result<()> {
+    let names: Vec<(String, Vec<usize>)> = p
+        .named_tensors()
+        .into_iter()
+        .map(|(n, s, _)| (n, s))
+        .collect();
+    for ((name, shape), dst) in names.into_iter().zip(p.tensors_mut()) {
+        let full = format!("{prefix}{name}");
+        let t = st.tensor(&full).map_err(|_| {
+            Error::Checkpoint(format!("{}: tensor '{full}' is missing", path.display()))
+        })?;
+        if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+            return Err(Error::Checkpoint(format!(
+                "{}: tensor '{full}' is {:?} {:?}, expected F32 {shape:?} for this configuration",
+                path.display(),
+                t.dtype(),
+                t.shape()
+            )));
+        }
+        let data = t.data();
+        for (d, c) in dst.iter_mut().zip(data.chunks_exact(4)) {
+            *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+    }
+    Ok(())
+}
+
+/// Loads a checkpoint; `with_adam` also loads the moments (an error if they are absent).
+pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    if meta.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(bad("not a flowgpu checkpoint (no 'format' metadata)".into()));
+    }
+    let version: u32 = meta
+        .get("format_version")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("missing format_version".into()))?;
+    if version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "format version {version}; this flowgpu reads version {FORMAT_VERSION}"
+        )));
+    }
+    let config: FlowConfig = serde_json::from_str(
+        meta.get("config")
+            .ok_or_else(|| bad("missing config".into()))?,
+    )
+    .map_err(|e| bad(format!("bad config: {e}")))?;
+    config
+        .validate()
+        .map_err(|e| bad(format!("invalid config: {e}")))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut params = FlowParams::zeros(&config);
+    read_into(&st, "", &mut params, path)?;
+    let adam = if with_adam {
+        let mut m = FlowParams::zeros(&config);
+        let mut v = FlowParams::zeros(&config);
+        read_into(&st, "adam.m.", &mut m, path)?;
+        read_into(&st, "adam.v.", &mut v, path)?;
+        Some((m, v))
+    } else {
+        None
+    };
+    Ok(Checkpoint {
+        params: Some(params),
+        adam,
+        meta,
+    })
+}

@@ -1,0 +1,175 @@
+//! One training step as a single submit: dequantize the batch from the GPU-resident images,
+//! forward, backward, gradient norm, Adam, and add the batch loss to an on-GPU sum. The host
+//! only writes the step's uniforms (image offset, learning rate, step number); it reads the
+//! loss sum back once per logging interval.
+
+use std::rc::Rc;
+
+use crate::config::AdamConfig;
+use crate::error::{Error, Result};
+use crate::gpu::ops::{self, AdamParams, Preprocess};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::model::backprop::Backprop;
+use crate::model::workspace::Workspace;
+use crate::model::Flow;
+use crate::train::gpu_data::GpuImages;
+
+pub struct TrainStep {
+    pub batch: usize,
+    ws: Rc<Workspace>,
+    backprop: Backprop,
+    /// Adam's first and second moments, in the parameter layout.
+    pub m: GpuTensor,
+    pub v: GpuTensor,
+    norm: GpuTensor,
+    /// The epoch's shuffled image order.
+    order: GpuTensor,
+    pre_logdet: GpuTensor,
+    loss_sums: GpuTensor,
+    dequantize: Dispatch,
+    grad_norm: [Dispatch; 2],
+    adam: Dispatch,
+    accumulate: Dispatch,
+    pre: Preprocess,
+    adam_cfg: AdamConfig,
+    param_count: usize,
+    dim: usize,
+}
+
+impl TrainStep {
+    pub fn new(
+        flow: &Flow,
+        images: &GpuImages,
+        batch: usize,
+        pre: Preprocess,
+        adam_cfg: AdamConfig,
+    ) -> Result<Self> {
+        if batch > images.count {
+            return Err(Error::Config(format!(
+                "batch size {batch} is larger than the {} training images",
+                images.count
+            )));
+        }
+        let ctx = flow.context().as_ref();
+        let layout = flow.layout();
+        let params = flow.params_tensor();
+        let ws = flow.workspace(batch)?;
+        let backprop = Backprop::new(ctx, layout, params, &ws)?;
+        let m = ctx.zeros(&[layout.len], "adam m")?;
+        let v = ctx.zeros(&[layout.len], "adam v")?;
+        let norm = ctx.zeros(&[ops::NORM_PARTIALS + 1], "gradient norm")?;
+        let order = ctx.zeros(&[images.count], "epoch order")?;
+        let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
+        let loss_sums = ctx.zeros(&[2], "loss sums")?;
+        let dim = layout.config.dim;
+        let dequantize = ops::dequantize(
+            ctx,
+            pre.params(batch, dim, 0, true),
+            &images.pixels,
+            &order,
+            &ws.states,
+            &pre_logdet,
+        );
+        let grad_norm = ops::grad_norm(ctx, &backprop.grads, &norm);
+        let adam = ops::adam(
+            ctx,
+            AdamParams::for_step(&adam_cfg, layout.len, 1, 0.0),
+            params,
+            &backprop.grads,
+            &m,
+            &v,
+            &norm,
+        );
+        let accumulate = ops::accumulate_nll(ctx, batch, &ws.density, &pre_logdet, &loss_sums);
+        Ok(Self {
+            batch,
+            ws,
+            backprop,
+            m,
+            v,
+            norm,
+            order,
+            pre_logdet,
+            loss_sums,
+            dequantize,
+            grad_norm,
+            adam,
+            accumulate,
+            pre,
+            adam_cfg,
+            param_count: layout.len,
+            dim,
+        })
+    }
+
+    /// Sets the image order of the next epoch (indices into the training images).
+    pub fn set_order(&self, ctx: &GpuContext, order: &[u32]) {
+        ctx.write_words(&self.order, order);
+    }
+
+    /// Queues step `t` (from 1) on images `order[offset .. offset + batch]`, dequantized with
+    /// noise stream `seed`, at learning rate `lr`. Returns without waiting.
+    pub fn step(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
+        let mut dq = self.pre.params(self.batch, self.dim, seed, true);
+        dq.index_offset = offset as u32;
+        self.dequantize.set_params(ctx, &dq);
+        self.adam.set_params(
+            ctx,
+            &AdamParams::for_step(&self.adam_cfg, self.param_count, t, lr),
+        );
+        let mut list: Vec<&Dispatch> = vec![&self.dequantize];
+        list.extend(self.ws.forward());
+        list.extend(self.backprop.dispatches());
+        list.extend(self.grad_norm.iter());
+        list.push(&self.adam);
+        list.push(&self.accumulate);
+        ctx.submit(&list);
+    }
+
+    /// Mean training loss since the last call, in nats per image *before* the 8-bit bin term
+    /// (`-(log p(y) + log|dy/dv|)`), and the number of steps it covers; clears the sums.
+    pub fn take_loss(&self, ctx: &GpuContext) -> Result<(f64, u32)> {
+        let sums = ctx.read(&self.loss_sums)?;
+        ctx.write(&self.loss_sums, &[0.0, 0.0]);
+        let steps = sums[1] as u32;
+        Ok((
+            if steps > 0 {
+                sums[0] as f64 / steps as f64
+            } else {
+                f64::NAN
+            },
+            steps,
+        ))
+    }
+
+    /// The gradient norm of the last step (before clipping).
+    pub fn last_grad_norm(&self, ctx: &GpuContext) -> Result<f64> {
+        Ok(ctx.read(&self.norm)?[ops::NORM_PARTIALS] as f64)
+    }
+
+    pub fn read_moments(&self, ctx: &GpuContext) -> Result<(Vec<f32>, Vec<f32>)> {
+        let mut mv = ctx.read_many(&[&self.m, &self.v])?;
+        let v = mv.pop().expect("two tensors");
+        Ok((mv.pop().expect("two tensors"), v))
+    }
+
+    pub fn write_moments(&self, ctx: &GpuContext, m: &[f32], v: &[f32]) -> Result<()> {
+        if m.len() != self.param_count || v.len() != self.param_count {
+            return Err(Error::Checkpoint(
+                "Adam moments do not match the model's parameter layout".into(),
+            ));
+        }
+        ctx.write(&self.m, m);
+        ctx.write(&self.v, v);
+        Ok(())
+    }
+
+    /// The per-sample transform log-det of the last batch (tests).
+    pub fn pre_logdet(&self) -> &GpuTensor {
+        &self.pre_logdet
+    }
+
+    pub fn gradients(&self) -> &GpuTensor {
+        &self.backprop.grads
+    }
+}
