@@ -1,1 +1,175 @@
-fn main() {}
+//! `flowgpu`: train a normalizing flow on MNIST with WGSL kernels, and make the exercise's
+//! figures and report from a checkpoint.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use flowgpu::cli::commands::{self, parse_pairs, ReportFlags};
+use flowgpu::cli::train_args::TrainArgs;
+use flowgpu::gpu::{AdapterChoice, GpuContext};
+
+#[derive(Parser)]
+#[command(
+    name = "flowgpu",
+    version,
+    about = "Normalizing flows on MNIST with hand-written WGSL kernels (wgpu)"
+)]
+struct Cli {
+    /// Adapter: auto, hardware, software, or part of an adapter's name (also FLOWGPU_ADAPTER).
+    #[arg(long, global = true)]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a flow (the same as `cargo run --release --example train`), then write the
+    /// figures and runs/<name>/report.md.
+    Train(TrainArgs),
+    /// Test log-likelihood of a checkpoint, in nats per image and bits/dim with standard errors.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Dequantization noise draws averaged per image.
+        #[arg(long, default_value_t = 4)]
+        draws: u32,
+    },
+    /// A PNG grid of samples x = f^-1(z), z ~ N(0, T^2 I).
+    Sample {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f32,
+        #[arg(long, default_value_t = 7)]
+        seed: u32,
+        /// Integer upscaling of every pixel.
+        #[arg(long, default_value_t = 2)]
+        scale: usize,
+        #[arg(long, default_value = "samples.png")]
+        out: PathBuf,
+    },
+    /// The layer-by-layer figure: rows of z ~ N(0, I) followed through the inverse, one column
+    /// per stage (z, after each layer, x).
+    Layers {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+        #[arg(long, default_value_t = 8)]
+        seed: u32,
+        #[arg(long, default_value_t = 2)]
+        scale: usize,
+        #[arg(long, default_value = "layers.png")]
+        out: PathBuf,
+    },
+    /// Latent interpolations between pairs of test images (default: the first 3/8, 1/7, 4/9).
+    Interpolate {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Test image indices, e.g. `18:61,2:0,4:7`.
+        #[arg(long, value_parser = parse_pairs)]
+        pairs: Option<Vec<(usize, usize)>>,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long, default_value_t = 2)]
+        scale: usize,
+        #[arg(long, default_value = "interpolations.png")]
+        out: PathBuf,
+    },
+    /// Regenerate every figure and report.md / report.html of a run from its checkpoint.
+    Report {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, value_parser = parse_pairs)]
+        pairs: Option<Vec<(usize, usize)>>,
+        #[arg(long, default_value_t = 2)]
+        scale: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u32,
+    },
+}
+
+fn run(cli: Cli) -> flowgpu::Result<()> {
+    if let Some(a) = &cli.adapter {
+        std::env::set_var(AdapterChoice::ENV, a);
+    }
+    if let Command::Train(args) = &cli.command {
+        return commands::run_train(args);
+    }
+    let ctx = Arc::new(GpuContext::from_env()?);
+    eprintln!("adapter: {}", ctx.describe());
+    match cli.command {
+        Command::Train(_) => unreachable!("handled above"),
+        Command::Eval { checkpoint, draws } => {
+            let t = commands::run_eval(ctx, &checkpoint, draws)?;
+            println!(
+                "test: {:.2} ± {:.2} nats/image, {:.4} ± {:.4} bits/dim ({} images, {} draws)",
+                t.nats, t.nats_se, t.bits_per_dim, t.bits_per_dim_se, t.images, t.draws
+            );
+        }
+        Command::Sample {
+            checkpoint,
+            n,
+            temperature,
+            seed,
+            scale,
+            out,
+        } => {
+            commands::run_sample(ctx, &checkpoint, n, temperature, seed, scale, &out)?;
+            println!("{}", out.display());
+        }
+        Command::Layers {
+            checkpoint,
+            rows,
+            seed,
+            scale,
+            out,
+        } => {
+            commands::run_layers(ctx, &checkpoint, rows, seed, scale, &out)?;
+            println!("{}", out.display());
+        }
+        Command::Interpolate {
+            checkpoint,
+            pairs,
+            steps,
+            scale,
+            out,
+        } => {
+            commands::run_interpolate(ctx, &checkpoint, pairs, steps, scale, &out)?;
+            println!("{}", out.display());
+        }
+        Command::Report {
+            checkpoint,
+            pairs,
+            scale,
+            seed,
+        } => {
+            let files = commands::report_from_checkpoint(
+                ctx,
+                &checkpoint,
+                None,
+                None,
+                &ReportFlags { scale, seed, pairs },
+            )?;
+            for f in files {
+                println!("{}", f.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -409,6 +409,7 @@ fn inputs_with(figures: Vec<Figure>) -> ReportInputs {
         }),
         metrics: known_metrics(),
         figures,
+        observations: vec![],
     }
 }
 

@@ -93,6 +93,8 @@ pub struct ReportInputs {
     pub test: Option<TestResult>,
     pub metrics: Vec<MetricRow>,
     pub figures: Vec<Figure>,
+    /// Further sentences for the discussion, measured by the caller (e.g. from the samples).
+    pub observations: Vec<String>,
 }
 
 /// Writes `report.md` and `report.html` into `run_dir` and returns their paths.
@@ -509,7 +511,11 @@ fn build_blocks(inputs: &ReportInputs) -> Vec<Block> {
 
     b.push(Block::Heading(2, "Discussion".into()));
     b.push(Block::Para(
-        discuss(&inputs.metrics, inputs.test.as_ref()).join(" "),
+        discuss(&inputs.metrics, inputs.test.as_ref())
+            .into_iter()
+            .chain(inputs.observations.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" "),
     ));
     if !figure_sentences.is_empty() {
         b.push(Block::Para(figure_sentences.join(" ")));

@@ -4,9 +4,11 @@
 //! report can be tested, and rebuilt from a finished run directory, without a GPU.
 
 pub mod document;
+pub mod figures;
 pub mod image_grid;
 pub mod metrics;
 pub mod plot;
+pub mod run_report;
 
 pub use document::{
     base64_encode, discuss, write_report, Figure, FigureSection, ReportInputs, TestResult,

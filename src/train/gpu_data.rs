@@ -38,3 +38,27 @@ impl GpuImages {
         })
     }
 }
+
+impl GpuImages {
+    /// The flow inputs of all these images: dequantized with noise stream `noise_seed`, or at
+    /// the bin centres (u = 0.5) when `None` (deterministic, for figures).
+    pub fn dequantized(
+        &self,
+        ctx: &GpuContext,
+        pre: crate::gpu::ops::Preprocess,
+        noise_seed: Option<u32>,
+    ) -> Result<GpuTensor> {
+        let x = ctx.zeros(&[self.count, self.dim], "dequantized images")?;
+        let pre_logdet = ctx.zeros(&[self.count], "transform log-det")?;
+        let params = pre.params(
+            self.count,
+            self.dim,
+            noise_seed.unwrap_or(0),
+            noise_seed.is_some(),
+        );
+        let d =
+            crate::gpu::ops::dequantize(ctx, params, &self.pixels, &self.identity, &x, &pre_logdet);
+        ctx.submit(&[&d]);
+        Ok(x)
+    }
+}

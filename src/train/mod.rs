@@ -5,5 +5,6 @@
 pub mod checkpoint;
 pub mod evaluate;
 pub mod gpu_data;
+pub mod run;
 pub mod schedule;
 pub mod step;

@@ -1,0 +1,28 @@
+//! `cargo run --release --example train [-- --preset quick ...]`: trains the exercise's flow on
+//! MNIST (fetching it on first use), prints the test log-likelihood, and writes the curves,
+//! samples, layer-by-layer grid, interpolations and report to runs/<name>/.
+//! `--help` lists every option.
+
+use clap::Parser;
+use flowgpu::cli::commands::run_train;
+use flowgpu::cli::train_args::TrainArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "train",
+    about = "Train a normalizing flow on MNIST with WGSL kernels"
+)]
+struct Cli {
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    match run_train(&Cli::parse().train) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

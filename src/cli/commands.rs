@@ -1,0 +1,266 @@
+//! What the `flowgpu` subcommands and the train example do, on top of the library.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::cli::train_args::{Preset, TrainArgs};
+use crate::data::{self, ImageSet};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::model::Flow;
+use crate::report::figures::{
+    interpolation_grid, layers_grid, pairs_by_label, sample_grid, DEFAULT_PAIR_LABELS,
+};
+use crate::report::run_report::{write_run_report, RunReport};
+use crate::train::checkpoint;
+use crate::train::evaluate::{evaluate, Likelihood};
+use crate::train::gpu_data::GpuImages;
+use crate::train::run::{checkpoint_run_info, train, TrainOptions, TrainState, TEST_SEED};
+
+fn log(msg: &str) {
+    eprintln!("{msg}");
+}
+
+/// Multiply-adds of one forward pass of one sample.
+fn forward_macs(opts: &TrainOptions) -> f64 {
+    let per_layer: usize = opts.flow.linear_shapes().iter().map(|(i, o)| i * o).sum();
+    (per_layer * opts.flow.layers) as f64
+}
+
+/// Trains, then writes the figures and the report; prints the test log-likelihood.
+pub fn run_train(args: &TrainArgs) -> Result<()> {
+    let opts = args.options();
+    let ctx = Arc::new(GpuContext::from_env()?);
+    log(&format!("adapter: {}", ctx.describe()));
+    if ctx.is_software() && args.resume.is_none() {
+        // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; lavapipe sustains
+        // about 5 GFLOP/s on these kernels on 2 cores.
+        let flops = 6.0 * forward_macs(&opts) * 50_000.0 * opts.epochs as f64;
+        let hours = flops / 5e9 / 3600.0;
+        if args.preset == Preset::Spec {
+            log(&format!(
+                "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
+                 `--preset quick` finishes in about 20 minutes; on a real GPU the spec preset takes minutes.",
+                ctx.info.name, opts.epochs, opts.flow.hidden
+            ));
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+    }) {
+        log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
+    }
+    let outcome = train(ctx.clone(), &opts, args.resume.as_deref(), &stop, &mut log)?;
+    if outcome.interrupted {
+        return Ok(());
+    }
+    let test = outcome
+        .test
+        .ok_or_else(|| Error::Config("training ended without a test evaluation".into()))?;
+    if !args.no_report {
+        let files = report_from_checkpoint(
+            ctx,
+            &outcome.best_checkpoint,
+            Some(test),
+            Some(outcome.samples_per_s),
+            &ReportFlags::default(),
+        )?;
+        log(&format!(
+            "report: {}",
+            files
+                .iter()
+                .find(|p| p.ends_with("report.md"))
+                .map_or(String::new(), |p| p.display().to_string())
+        ));
+    }
+    println!(
+        "test: {:.2} ± {:.2} nats/image, {:.4} ± {:.4} bits/dim ({} images, {} dequantization draws)",
+        test.nats, test.nats_se, test.bits_per_dim, test.bits_per_dim_se, test.images, test.draws
+    );
+    Ok(())
+}
+
+/// A trained flow with the options and state it was trained under.
+pub struct Loaded {
+    pub flow: Flow,
+    pub opts: TrainOptions,
+    pub state: TrainState,
+}
+
+pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
+    let ck = checkpoint::load(path, false)?;
+    let (mut opts, state) = checkpoint_run_info(&ck.meta)?;
+    // Outputs go next to the checkpoint, wherever the run folder has moved.
+    if let Some(dir) = path.parent() {
+        if let Some(name) = dir.file_name() {
+            opts.run_name = name.to_string_lossy().into_owned();
+            opts.runs_dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        }
+    }
+    let flow = Flow::new(ctx, ck.params.as_ref().expect("load gives params"))?;
+    Ok(Loaded { flow, opts, state })
+}
+
+fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
+    let dir = opts.data_dir();
+    data::ensure_dataset(opts.dataset, &dir, &mut log)?;
+    let test = data::load_splits(opts.dataset, &dir)?.test;
+    Ok(match opts.test_limit {
+        Some(n) => test.take(n),
+        None => test,
+    })
+}
+
+/// `flowgpu eval`: the test log-likelihood of a checkpoint.
+pub fn run_eval(ctx: Arc<GpuContext>, checkpoint: &Path, draws: u32) -> Result<Likelihood> {
+    let l = load_checkpoint(ctx.clone(), checkpoint)?;
+    let test = GpuImages::upload(&ctx, &test_set(&l.opts)?, "test images")?;
+    evaluate(&l.flow, &test, l.opts.preprocess(), draws.max(1), TEST_SEED)
+}
+
+#[derive(Clone, Debug)]
+pub struct ReportFlags {
+    pub scale: usize,
+    pub seed: u32,
+    pub pairs: Option<Vec<(usize, usize)>>,
+}
+
+impl Default for ReportFlags {
+    fn default() -> Self {
+        Self {
+            scale: 2,
+            seed: 7,
+            pairs: None,
+        }
+    }
+}
+
+/// Writes every figure and the report of the run a checkpoint belongs to. The test
+/// likelihood is recomputed unless given.
+pub fn report_from_checkpoint(
+    ctx: Arc<GpuContext>,
+    path: &Path,
+    test: Option<Likelihood>,
+    samples_per_s: Option<f64>,
+    flags: &ReportFlags,
+) -> Result<Vec<PathBuf>> {
+    let l = load_checkpoint(ctx.clone(), path)?;
+    let test_images = test_set(&l.opts)?;
+    let test = match test {
+        Some(t) => t,
+        None => {
+            log("evaluating the test set ...");
+            let gpu = GpuImages::upload(&ctx, &test_images, "test images")?;
+            evaluate(
+                &l.flow,
+                &gpu,
+                l.opts.preprocess(),
+                l.opts.test_draws.max(1),
+                TEST_SEED,
+            )?
+        }
+    };
+    let pairs = match &flags.pairs {
+        Some(p) => p.clone(),
+        None => pairs_by_label(&test_images, &DEFAULT_PAIR_LABELS)?,
+    };
+    write_run_report(&RunReport {
+        flow: &l.flow,
+        opts: &l.opts,
+        state: &l.state,
+        test: Some(test),
+        test_set: &test_images,
+        pairs,
+        adapter: ctx.describe(),
+        samples_per_s,
+        scale: flags.scale,
+        seed: flags.seed,
+    })
+}
+
+pub fn run_sample(
+    ctx: Arc<GpuContext>,
+    checkpoint: &Path,
+    n: usize,
+    temperature: f32,
+    seed: u32,
+    scale: usize,
+    out: &Path,
+) -> Result<()> {
+    let l = load_checkpoint(ctx, checkpoint)?;
+    let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = n.div_ceil(cols);
+    sample_grid(
+        &l.flow,
+        l.opts.preprocess(),
+        rows,
+        cols,
+        temperature,
+        seed,
+        scale,
+        out,
+    )?;
+    Ok(())
+}
+
+pub fn run_layers(
+    ctx: Arc<GpuContext>,
+    checkpoint: &Path,
+    rows: usize,
+    seed: u32,
+    scale: usize,
+    out: &Path,
+) -> Result<()> {
+    let l = load_checkpoint(ctx, checkpoint)?;
+    layers_grid(&l.flow, l.opts.preprocess(), rows, seed, scale, out)?;
+    Ok(())
+}
+
+pub fn run_interpolate(
+    ctx: Arc<GpuContext>,
+    checkpoint: &Path,
+    pairs: Option<Vec<(usize, usize)>>,
+    steps: usize,
+    scale: usize,
+    out: &Path,
+) -> Result<()> {
+    let l = load_checkpoint(ctx, checkpoint)?;
+    let test = test_set(&l.opts)?;
+    let pairs = match pairs {
+        Some(p) => p,
+        None => pairs_by_label(&test, &DEFAULT_PAIR_LABELS)?,
+    };
+    interpolation_grid(
+        &l.flow,
+        l.opts.preprocess(),
+        &test,
+        &pairs,
+        steps,
+        scale,
+        out,
+    )?;
+    Ok(())
+}
+
+/// Parses `i:j,k:l,...`.
+pub fn parse_pairs(s: &str) -> std::result::Result<Vec<(usize, usize)>, String> {
+    s.split(',')
+        .map(|p| {
+            let (a, b) = p
+                .split_once(':')
+                .ok_or_else(|| format!("'{p}' is not i:j"))?;
+            let n = |v: &str| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("'{v}' is not an image index"))
+            };
+            Ok((n(a)?, n(b)?))
+        })
+        .collect()
+}

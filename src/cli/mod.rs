@@ -1,0 +1,4 @@
+//! The command-line front end shared by the `flowgpu` binary and `examples/train.rs`.
+
+pub mod commands;
+pub mod train_args;

@@ -1,0 +1,200 @@
+//! Command-line options of `train` (the example and the `flowgpu train` subcommand), with the
+//! presets: `spec` (the exercise's model, the default) and `quick` (small enough for a CPU).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
+use crate::data::DatasetName;
+use crate::train::run::TrainOptions;
+use crate::train::schedule::DecayKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// The exercise's model: affine couplings, halves mask, H = 1024, 40 epochs. Needs a GPU.
+    Spec,
+    /// H = 256, 8 epochs: finishes in about 20 minutes on a 2-core CPU (Mesa lavapipe).
+    Quick,
+    /// A few hundred steps of a tiny model on a data subset: checks the pipeline end to end.
+    Smoke,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct TrainArgs {
+    /// Starting point for every option below.
+    #[arg(long, value_enum, default_value = "spec")]
+    pub preset: Preset,
+    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetName,
+    /// Folder with the four IDX files (raw or .gz); fetched there when missing.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// constant, cosine or exponential.
+    #[arg(long)]
+    pub lr_decay: Option<DecayKind>,
+    /// Learning rate at the end, as a fraction of the peak.
+    #[arg(long)]
+    pub final_lr: Option<f64>,
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Global-norm gradient clipping; 0 turns it off.
+    #[arg(long)]
+    pub clip: Option<f32>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// additive (NICE) or affine (RealNVP).
+    #[arg(long)]
+    pub coupling: Option<CouplingKind>,
+    /// halves (the spec) or interleaved.
+    #[arg(long)]
+    pub mask: Option<MaskKind>,
+    /// Hidden width H of the conditioner MLPs.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// a of the logit transform y = logit(a + (1 - 2a) v); 0 disables the logit.
+    #[arg(long)]
+    pub logit_alpha: Option<f32>,
+    /// Read the training loss back every N steps.
+    #[arg(long)]
+    pub log_every: Option<u32>,
+    /// Dequantization draws averaged for the test log-likelihood.
+    #[arg(long)]
+    pub test_draws: Option<u32>,
+    /// Use only the first N training images (and N/5 validation, N/5 test).
+    #[arg(long)]
+    pub subset: Option<usize>,
+    /// Stop after N steps (the checkpoint can be resumed).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Continue a run from its last.safetensors.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Skip the figures and report at the end.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Spec => "spec",
+            Self::Quick => "quick",
+            Self::Smoke => "smoke",
+        }
+    }
+
+    pub fn options(self) -> TrainOptions {
+        let spec = TrainOptions {
+            run_name: self.name().into(),
+            runs_dir: "runs".into(),
+            dataset: DatasetName::Mnist,
+            data_dir: None,
+            flow: FlowConfig::default(),
+            logit_alpha: Some(1e-6),
+            epochs: 40,
+            batch: 256,
+            lr: 1e-3,
+            decay: DecayKind::Cosine,
+            final_lr_fraction: 0.02,
+            warmup_steps: 200,
+            adam: AdamConfig::default(),
+            seed: 1,
+            log_every: 50,
+            test_draws: 4,
+            train_limit: None,
+            valid_limit: None,
+            test_limit: None,
+            max_steps: None,
+            progress: true,
+        };
+        match self {
+            Self::Spec => spec,
+            Self::Quick => TrainOptions {
+                flow: FlowConfig {
+                    hidden: 256,
+                    ..FlowConfig::default()
+                },
+                epochs: 8,
+                ..spec
+            },
+            Self::Smoke => TrainOptions {
+                flow: FlowConfig {
+                    hidden: 32,
+                    ..FlowConfig::default()
+                },
+                epochs: 3,
+                batch: 64,
+                warmup_steps: 20,
+                log_every: 10,
+                test_draws: 1,
+                train_limit: Some(4096),
+                valid_limit: Some(1000),
+                test_limit: Some(1000),
+                ..spec
+            },
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The preset with every given option applied.
+    pub fn options(&self) -> TrainOptions {
+        let mut o = self.preset.options();
+        if let Some(n) = &self.name {
+            o.run_name = n.clone();
+        }
+        o.runs_dir = self.runs_dir.clone();
+        o.dataset = self.dataset;
+        o.data_dir = self.data_dir.clone();
+        macro_rules! set {
+            ($field:expr, $arg:expr) => {
+                if let Some(v) = $arg {
+                    $field = v;
+                }
+            };
+        }
+        set!(o.epochs, self.epochs);
+        set!(o.batch, self.batch);
+        set!(o.lr, self.lr);
+        set!(o.decay, self.lr_decay);
+        set!(o.final_lr_fraction, self.final_lr);
+        set!(o.warmup_steps, self.warmup);
+        set!(o.seed, self.seed);
+        set!(o.flow.coupling, self.coupling);
+        set!(o.flow.mask, self.mask);
+        set!(o.flow.hidden, self.hidden);
+        set!(o.log_every, self.log_every);
+        set!(o.test_draws, self.test_draws);
+        if let Some(c) = self.clip {
+            o.adam.clip_norm = (c > 0.0).then_some(c);
+        }
+        if let Some(a) = self.logit_alpha {
+            o.logit_alpha = (a > 0.0).then_some(a);
+        }
+        if let Some(n) = self.subset {
+            o.train_limit = Some(n);
+            o.valid_limit = Some((n / 5).max(1));
+            o.test_limit = Some((n / 5).max(1));
+        }
+        o.max_steps = self.max_steps;
+        o.progress = !self.no_progress;
+        o
+    }
+}

@@ -1,0 +1,197 @@
+//! The exercise's figures, drawn from a trained flow: sample grids, the layer-by-layer grid
+//! and latent interpolations. Every image goes through the same map to pixel space (the
+//! inverse of the data transform, clamped to [0, 1]), so columns and figures are comparable.
+
+use std::path::Path;
+
+use crate::data::ImageSet;
+use crate::error::{Error, Result};
+use crate::gpu::ops::Preprocess;
+use crate::gpu::GpuTensor;
+use crate::model::Flow;
+use crate::report::image_grid::{write_png, Grid};
+use crate::train::gpu_data::GpuImages;
+
+/// Side of the (square) images.
+fn side(flow: &Flow) -> Result<usize> {
+    let d = flow.config().dim;
+    let s = (d as f64).sqrt().round() as usize;
+    if s * s != d {
+        return Err(Error::Report(format!(
+            "figures need square images; dim {d} is not a square"
+        )));
+    }
+    Ok(s)
+}
+
+fn pixel_rows(flow: &Flow, x: &GpuTensor, pre: Preprocess) -> Result<Vec<Vec<f32>>> {
+    let d = flow.config().dim;
+    let px = flow.context().read(&flow.to_pixels(x, pre)?)?;
+    Ok(px.chunks_exact(d).map(<[f32]>::to_vec).collect())
+}
+
+/// A `rows x cols` grid of samples at `temperature`; returns the images in [0, 1].
+pub fn sample_grid(
+    flow: &Flow,
+    pre: Preprocess,
+    rows: usize,
+    cols: usize,
+    temperature: f32,
+    seed: u32,
+    scale: usize,
+    path: &Path,
+) -> Result<Vec<Vec<f32>>> {
+    let s = side(flow)?;
+    let x = flow.sample(rows * cols, temperature, seed)?;
+    let images = pixel_rows(flow, &x, pre)?;
+    write_png(path, &Grid::from_images(rows, cols, s, s, scale, &images)?)?;
+    Ok(images)
+}
+
+/// What the layer-by-layer figure shows.
+pub struct LayerStages {
+    /// `cells[row][column]`: the grid's images in pixel space.
+    pub cells: Vec<Vec<Vec<f32>>>,
+    /// `stages[column]`: `[rows, D]` in flow space (column 0 is z, the last is x).
+    pub stages: Vec<Vec<f32>>,
+}
+
+/// The layer-by-layer figure: row i follows z_i ~ N(0, I) through the inverse, column 0 is
+/// z, column j the output of undoing layer K - j, the last column the sample x.
+pub fn layers_grid(
+    flow: &Flow,
+    pre: Preprocess,
+    rows: usize,
+    seed: u32,
+    scale: usize,
+    path: &Path,
+) -> Result<LayerStages> {
+    let s = side(flow)?;
+    let z = flow.sample_latent(rows, 1.0, seed)?;
+    let stages = flow.inverse_with_stages(&z)?;
+    let cols = stages.len();
+    let mut grid = Grid::new(rows, cols, s, s, scale);
+    let mut cells = vec![Vec::new(); rows];
+    let mut raw = Vec::new();
+    for (c, stage) in stages.iter().enumerate() {
+        raw.push(flow.context().read(stage)?);
+        for (r, img) in pixel_rows(flow, stage, pre)?.into_iter().enumerate() {
+            grid.set(r, c, img.clone())?;
+            cells[r].push(img);
+        }
+    }
+    write_png(path, &grid)?;
+    Ok(LayerStages { cells, stages: raw })
+}
+
+/// The default interpolation pairs, by label: (3, 8), (1, 7), (4, 9).
+pub const DEFAULT_PAIR_LABELS: [(u8, u8); 3] = [(3, 8), (1, 7), (4, 9)];
+
+/// The first test image of each label in `labels` pairs.
+pub fn pairs_by_label(test: &ImageSet, labels: &[(u8, u8)]) -> Result<Vec<(usize, usize)>> {
+    let first = |l: u8| {
+        (0..test.len())
+            .find(|&i| test.label(i) == l)
+            .ok_or_else(|| Error::Report(format!("no test image has label {l}")))
+    };
+    labels
+        .iter()
+        .map(|&(a, b)| Ok((first(a)?, first(b)?)))
+        .collect()
+}
+
+/// Interpolations in latent space: for each pair, z1 = f(x1), z2 = f(x2) and `steps` points
+/// on the segment (ends included), decoded. Each row: x1 | the path | x2.
+/// Returns, per pair, the decoded path in flow space and the two originals in flow space.
+pub struct Interpolation {
+    pub pairs: Vec<(usize, usize)>,
+    pub labels: Vec<(u8, u8)>,
+    /// `[pair][step]` decoded images, flow space.
+    pub decoded: Vec<Vec<Vec<f32>>>,
+    /// `[pair]` (x1, x2), flow space.
+    pub originals: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+pub fn interpolation_grid(
+    flow: &Flow,
+    pre: Preprocess,
+    test: &ImageSet,
+    pairs: &[(usize, usize)],
+    steps: usize,
+    scale: usize,
+    path: &Path,
+) -> Result<Interpolation> {
+    let s = side(flow)?;
+    let d = flow.config().dim;
+    let ctx = flow.context();
+    if steps < 2 {
+        return Err(Error::Report("interpolation needs at least 2 steps".into()));
+    }
+    let mut picked = Vec::new();
+    for &(i, j) in pairs {
+        for k in [i, j] {
+            if k >= test.len() {
+                return Err(Error::Report(format!(
+                    "test image {k} does not exist ({} test images)",
+                    test.len()
+                )));
+            }
+            picked.extend_from_slice(test.image(k));
+        }
+    }
+    let set = ImageSet {
+        images: picked,
+        labels: vec![0; 2 * pairs.len()],
+        rows: test.rows,
+        cols: test.cols,
+    };
+    let gpu = GpuImages::upload(ctx, &set, "interpolation images")?;
+    let x = gpu.dequantized(ctx, pre, None)?;
+    let (z, _) = flow.forward(&x)?;
+    let zs = ctx.read(&z)?;
+    let xs = ctx.read(&x)?;
+    let mut path_z = Vec::with_capacity(pairs.len() * steps * d);
+    for p in 0..pairs.len() {
+        let (z1, z2) = (
+            &zs[2 * p * d..(2 * p + 1) * d],
+            &zs[(2 * p + 1) * d..(2 * p + 2) * d],
+        );
+        for k in 0..steps {
+            let t = k as f32 / (steps - 1) as f32;
+            path_z.extend(z1.iter().zip(z2).map(|(a, b)| (1.0 - t) * a + t * b));
+        }
+    }
+    let tz = ctx.upload(&path_z, &[pairs.len() * steps, d], "interpolation path")?;
+    let decoded_t = flow.inverse(&tz)?;
+    let decoded = ctx.read(&decoded_t)?;
+    let decoded_px = pixel_rows(flow, &decoded_t, pre)?;
+    let originals_px = pixel_rows(flow, &x, pre)?;
+    let mut grid = Grid::new(pairs.len(), steps + 2, s, s, scale)
+        .with_gap_after(0)
+        .with_gap_after(steps);
+    let mut out = Interpolation {
+        pairs: pairs.to_vec(),
+        labels: Vec::new(),
+        decoded: Vec::new(),
+        originals: Vec::new(),
+    };
+    for (p, &(i, j)) in pairs.iter().enumerate() {
+        grid.set(p, 0, originals_px[2 * p].clone())?;
+        grid.set(p, steps + 1, originals_px[2 * p + 1].clone())?;
+        for k in 0..steps {
+            grid.set(p, k + 1, decoded_px[p * steps + k].clone())?;
+        }
+        out.labels.push((test.label(i), test.label(j)));
+        out.decoded.push(
+            (0..steps)
+                .map(|k| decoded[(p * steps + k) * d..(p * steps + k + 1) * d].to_vec())
+                .collect(),
+        );
+        out.originals.push((
+            xs[2 * p * d..(2 * p + 1) * d].to_vec(),
+            xs[(2 * p + 1) * d..(2 * p + 2) * d].to_vec(),
+        ));
+    }
+    write_png(path, &grid)?;
+    Ok(out)
+}
