@@ -23,6 +23,8 @@ pub enum Kernel {
     GradNormFinish,
     Adam,
     AccumulateNll,
+    /// Benchmark only: the attainable FMA rate.
+    PeakFma,
 }
 
 /// How a kernel uses a storage binding.
@@ -203,6 +205,13 @@ pub const KERNELS: &[KernelSpec] = &[
         "main",
         &[R, R, W],
         Workgroup::Reduce,
+    ),
+    spec(
+        Kernel::PeakFma,
+        shader!("peak_fma.wgsl"),
+        "main",
+        &[W],
+        Workgroup::Elementwise,
     ),
 ];
 

@@ -761,3 +761,37 @@ pub fn accumulate_nll(
         [1, 1, 1],
     )
 }
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct PeakParams {
+    pub iterations: u32,
+    pub count: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Benchmark: `count` invocations of `iterations` x 16 chains of FMAs; returns the dispatch
+/// and its FLOP count.
+pub fn peak_fma(
+    ctx: &GpuContext,
+    count: usize,
+    iterations: u32,
+    out: &GpuTensor,
+) -> (Dispatch, f64) {
+    assert!(out.len() >= count);
+    let p = PeakParams {
+        iterations,
+        count: u(count),
+        _pad: [0; 2],
+    };
+    let flops = count as f64 * iterations as f64 * 16.0 * 2.0;
+    (
+        ctx.dispatch(
+            Kernel::PeakFma,
+            &p,
+            &[out],
+            groups_for(count, ctx.tiles.elementwise_wg),
+        ),
+        flops,
+    )
+}

@@ -1,0 +1,275 @@
+//! End to end: a tiny flow trained for a few hundred steps on a small subset of real MNIST
+//! (when `data/mnist` holds it) or of generated stroke images (when it does not; the test
+//! prints which) must lower the validation bits/dim well below the untrained flow's; its
+//! checkpoint must reload to the same log-likelihood bit for bit; and a run stopped and
+//! resumed must continue with exactly the losses of an uninterrupted run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use common::context;
+use flowgpu::config::{AdamConfig, FlowConfig};
+use flowgpu::data::{self, DatasetName};
+use flowgpu::report::figures::pairs_by_label;
+use flowgpu::report::metrics::{read_metrics_csv, MetricKind};
+use flowgpu::report::run_report::{write_run_report, RunReport};
+use flowgpu::train::checkpoint;
+use flowgpu::train::evaluate::evaluate;
+use flowgpu::train::gpu_data::GpuImages;
+use flowgpu::train::run::{checkpoint_run_info, train, TrainOptions, BEST, LAST, VALID_SEED};
+use flowgpu::train::schedule::DecayKind;
+use flowgpu::{Flow, FlowParams};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowgpu-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// 28x28 images of one or two thick bright strokes on black, as IDX files.
+fn generated_dataset(dir: &Path, train: usize, test: usize) {
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut make = |n: usize| {
+        let mut pixels = vec![0u8; n * 784];
+        let mut labels = vec![0u8; n];
+        for i in 0..n {
+            let strokes = rng.random_range(1..=2);
+            labels[i] = strokes as u8;
+            for _ in 0..strokes {
+                let (x0, y0) = (
+                    rng.random_range(6.0..22.0f32),
+                    rng.random_range(4.0..10.0f32),
+                );
+                let (x1, y1) = (
+                    rng.random_range(6.0..22.0f32),
+                    rng.random_range(18.0..24.0f32),
+                );
+                for s in 0..60 {
+                    let t = s as f32 / 59.0;
+                    let (cx, cy) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+                    for dy in -1i32..=1 {
+                        for dx in -1i32..=1 {
+                            let (px, py) = (cx as i32 + dx, cy as i32 + dy);
+                            if (0..28).contains(&px) && (0..28).contains(&py) {
+                                let v = if dx == 0 && dy == 0 { 255 } else { 170 };
+                                let p = &mut pixels[i * 784 + py as usize * 28 + px as usize];
+                                *p = (*p).max(v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (pixels, labels)
+    };
+    let (p, l) = make(train);
+    data::write_images(&dir.join(data::TRAIN_IMAGES), 28, 28, &p).expect("write");
+    data::write_labels(&dir.join(data::TRAIN_LABELS), &l).expect("write");
+    let (p, l) = make(test);
+    data::write_images(&dir.join(data::TEST_IMAGES), 28, 28, &p).expect("write");
+    data::write_labels(&dir.join(data::TEST_LABELS), &l).expect("write");
+}
+
+/// Real MNIST when present, else generated images; says which.
+fn data_dir(scratch: &Path) -> PathBuf {
+    let real = data::default_data_dir(DatasetName::Mnist);
+    if data::missing_files(&real).is_empty() {
+        eprintln!(
+            "end-to-end test on a subset of real MNIST ({})",
+            real.display()
+        );
+        real
+    } else {
+        eprintln!(
+            "end-to-end test on generated stroke images (no MNIST in {})",
+            real.display()
+        );
+        let dir = scratch.join("data");
+        std::fs::create_dir_all(&dir).expect("dir");
+        generated_dataset(&dir, 1500, 300);
+        dir
+    }
+}
+
+fn options(runs: &Path, data: &Path, name: &str) -> TrainOptions {
+    TrainOptions {
+        run_name: name.into(),
+        runs_dir: runs.to_path_buf(),
+        dataset: DatasetName::Mnist,
+        data_dir: Some(data.to_path_buf()),
+        flow: FlowConfig {
+            hidden: 24,
+            ..FlowConfig::default()
+        },
+        logit_alpha: Some(0.05),
+        epochs: 8,
+        batch: 32,
+        lr: 2e-3,
+        decay: DecayKind::Cosine,
+        final_lr_fraction: 0.1,
+        warmup_steps: 20,
+        adam: AdamConfig::default(),
+        seed: 3,
+        log_every: 1,
+        test_draws: 1,
+        train_limit: Some(1024),
+        valid_limit: Some(250),
+        test_limit: Some(250),
+        max_steps: None,
+        progress: false,
+    }
+}
+
+#[test]
+fn training_lowers_validation_bpd_and_checkpoints_reload_exactly() {
+    let dir = scratch("train");
+    let data = data_dir(&dir);
+    let ctx = context();
+    let opts = options(&dir, &data, "tiny");
+    let stop = AtomicBool::new(false);
+    let mut quiet = |_: &str| {};
+
+    // The untrained flow (the identity) on the same validation images.
+    let splits = flowgpu::train::run::load_data(&opts, &mut quiet).expect("data");
+    let valid = GpuImages::upload(&ctx, &splits.valid, "valid").expect("upload");
+    let untrained = Flow::new(ctx.clone(), &FlowParams::init(&opts.flow, opts.seed)).expect("flow");
+    let before = evaluate(&untrained, &valid, opts.preprocess(), 1, VALID_SEED)
+        .expect("eval")
+        .bits_per_dim;
+
+    let outcome = train(ctx.clone(), &opts, None, &stop, &mut quiet).expect("training runs");
+    assert_eq!(outcome.state.step, 8 * 32, "8 epochs of 32 steps");
+    let rows = read_metrics_csv(&dir.join("tiny/metrics.csv")).expect("metrics");
+    let valid_rows: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.kind == MetricKind::Valid)
+        .map(|r| r.bits_per_dim)
+        .collect();
+    let best = valid_rows.iter().copied().fold(f64::INFINITY, f64::min);
+    eprintln!("validation bits/dim: untrained {before:.3}, per epoch {valid_rows:.3?}");
+    // Stated margin: at least 1 bit/dim below the untrained flow after 256 steps.
+    assert!(
+        best < before - 1.0,
+        "validation {best:.3} is not 1 bit/dim below the untrained {before:.3}"
+    );
+    assert!(outcome.test.expect("test result").bits_per_dim.is_finite());
+
+    // The best checkpoint reloads to exactly the validation number it was kept for.
+    let ck = checkpoint::load(&dir.join("tiny").join(BEST), false).expect("best checkpoint");
+    let reloaded = Flow::new(ctx.clone(), ck.params.as_ref().expect("params")).expect("flow");
+    let again = evaluate(&reloaded, &valid, opts.preprocess(), 1, VALID_SEED)
+        .expect("eval")
+        .bits_per_dim;
+    assert_eq!(
+        again, best,
+        "reloaded checkpoint gives the same validation bits/dim bit for bit"
+    );
+
+    // The run's report: every figure it lists exists, and it carries the test result.
+    let (run_opts, state) = checkpoint_run_info(&ck.meta).expect("run info in the checkpoint");
+    let pairs = pairs_by_label(&splits.test, &[(1, 2), (2, 1), (1, 1)])
+        .unwrap_or_else(|_| vec![(0, 1), (2, 3), (4, 5)]);
+    let files = write_run_report(&RunReport {
+        flow: &reloaded,
+        opts: &run_opts,
+        state: &state,
+        test: outcome.test,
+        test_set: &splits.test,
+        pairs,
+        adapter: ctx.describe(),
+        samples_per_s: Some(outcome.samples_per_s),
+        scale: 1,
+        seed: 1,
+    })
+    .expect("report");
+    let md = std::fs::read_to_string(dir.join("tiny/report.md")).expect("report.md");
+    for name in [
+        "curves.png",
+        "samples_t1.0.png",
+        "samples_t0.7.png",
+        "layers.png",
+        "interpolations.png",
+    ] {
+        assert!(md.contains(name), "report.md lists {name}");
+        assert!(dir.join("tiny").join(name).is_file(), "{name} exists");
+    }
+    assert!(files.iter().all(|f| f.is_file()));
+    assert!(md.contains("bits/dim"));
+    assert!(std::fs::read_to_string(dir.join("tiny/report.html"))
+        .expect("html")
+        .contains("data:image/png;base64,"));
+}
+
+#[test]
+fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
+    let dir = scratch("resume");
+    let data = data_dir(&dir);
+    let ctx = context();
+    let stop = AtomicBool::new(false);
+    let mut quiet = |_: &str| {};
+    // 45 steps cross the first epoch boundary (32 steps per epoch) after the interruption.
+    let total = 45;
+    let mut straight = options(&dir, &data, "straight");
+    straight.max_steps = Some(total);
+    train(ctx.clone(), &straight, None, &stop, &mut quiet).expect("uninterrupted run");
+
+    let mut first = options(&dir, &data, "resumed");
+    first.max_steps = Some(20);
+    let out = train(ctx.clone(), &first, None, &stop, &mut quiet).expect("first part");
+    assert!(out.interrupted);
+    let mut rest = first.clone();
+    rest.max_steps = Some(total);
+    train(
+        ctx.clone(),
+        &rest,
+        Some(&dir.join("resumed").join(LAST)),
+        &stop,
+        &mut quiet,
+    )
+    .expect("resumed part");
+
+    let losses = |name: &str| -> Vec<(u64, f64)> {
+        read_metrics_csv(&dir.join(name).join("metrics.csv"))
+            .expect("metrics")
+            .into_iter()
+            .filter(|r| r.kind != MetricKind::TrainStep || r.step > 0)
+            .map(|r| (r.step, r.bits_per_dim))
+            .collect()
+    };
+    let (a, b) = (losses("straight"), losses("resumed"));
+    assert_eq!(a.len(), b.len(), "same rows: {a:?} vs {b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "step {} differs after resuming", x.0);
+    }
+}
+
+#[test]
+fn broken_checkpoints_are_clear_errors() {
+    let dir = scratch("ck");
+    let cfg = FlowConfig {
+        dim: 8,
+        hidden: 4,
+        ..FlowConfig::default()
+    };
+    let p = FlowParams::random(&cfg, 1, 1.0);
+    let path = dir.join("a.safetensors");
+    checkpoint::save(&path, &p, None, &Default::default()).expect("save");
+    assert!(
+        !dir.join("a.safetensors.tmp").exists(),
+        "the temporary file is renamed away"
+    );
+    let back = checkpoint::load(&path, false).expect("load");
+    assert_eq!(back.params.expect("params"), p, "save then load is exact");
+    let err = checkpoint::load(&path, true).expect_err("no Adam moments saved");
+    assert!(err.to_string().contains("adam.m."), "{err}");
+
+    std::fs::write(dir.join("junk.safetensors"), b"not a checkpoint").expect("write");
+    let err = checkpoint::load(&dir.join("junk.safetensors"), false).expect_err("junk");
+    assert!(err.to_string().contains("not a safetensors file"), "{err}");
+    let err = checkpoint::load(&dir.join("missing.safetensors"), false).expect_err("missing");
+    assert!(err.to_string().contains("missing.safetensors"), "{err}");
+}
