@@ -17,11 +17,6 @@ override WG_Y: u32 = 8u;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> aux: array<f32>;
 
-fn b_block(k: u32, col0: u32) -> mat4x4<f32> {
-    let i = (k * p.ldb + col0) / 4u;
-    return mat4x4<f32>(b[i], b[i + 1u], b[i + 2u], b[i + 3u]);
-}
-
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 4u;
@@ -38,34 +33,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var acc2 = mat4x4<f32>();
     var acc3 = mat4x4<f32>();
     for (var k = 0u; k < p.k; k++) {
-        let bk = b_block(k, col0);
+        let bk = b_block_4x16(k, col0);
         acc0 += a[a0 + k] * bk;
         acc1 += a[a1 + k] * bk;
         acc2 += a[a2 + k] * bk;
         acc3 += a[a3 + k] * bk;
     }
     if (p.a_ones == 1u) {
-        let bias = b_block(p.k, col0);
+        let bias = b_block_4x16(p.k, col0);
         acc0 += bias;
         acc1 += bias;
         acc2 += bias;
         acc3 += bias;
     }
-    store_block(row0, col0, array<mat4x4<f32>, 4>(acc0, acc1, acc2, acc3));
-}
-
-fn store_block(row0: u32, col0: u32, acc: array<mat4x4<f32>, 4>) {
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + i;
-        if (r >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 16u; j++) {
-            let col = col0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            c[r * p.ldc + col] = matmul_epilogue(acc[i][j / 4u][j % 4u], r * p.ldc + col);
-        }
-    }
+    store_block_4x16(row0, col0, array<mat4x4<f32>, 4>(acc0, acc1, acc2, acc3));
 }

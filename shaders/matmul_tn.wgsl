@@ -37,25 +37,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (a_in_range) {
             ak += a[(k * p.lda + row0) / 4u];
         }
-        let bi = (k * p.ldb + col0) / 4u;
-        let bk = mat4x4<f32>(b[bi], b[bi + 1u], b[bi + 2u], b[bi + 3u]);
+        let bk = b_block_4x16(k, col0);
         acc0 += ak.x * bk;
         acc1 += ak.y * bk;
         acc2 += ak.z * bk;
         acc3 += ak.w * bk;
     }
-    let acc = array<mat4x4<f32>, 4>(acc0, acc1, acc2, acc3);
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + i;
-        if (r >= p.m) {
-            break;
-        }
-        for (var j = 0u; j < 16u; j++) {
-            let col = col0 + j;
-            if (col >= p.n) {
-                break;
-            }
-            c[r * p.ldc + col] = matmul_epilogue(acc[i][j / 4u][j % 4u], r * p.ldc + col);
-        }
-    }
+    store_block_4x16(row0, col0, array<mat4x4<f32>, 4>(acc0, acc1, acc2, acc3));
 }

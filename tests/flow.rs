@@ -48,10 +48,13 @@ fn forward_inverse_and_likelihood_match_reference() {
             let want_ll = r::log_density(&z, &ld);
             let tag = format!("{coupling:?} {mask:?} {:?}", ctx.tiles);
             let e = max_mixed_err(&got[0], &z);
+            observe(file!(), line!(), e);
             assert!(e < 2e-5, "z {tag}: {e:e}");
             let e = max_mixed_err(&got[1], &ld);
+            observe(file!(), line!(), e);
             assert!(e < 2e-5, "logdet {tag}: {e:e}");
             let e = max_mixed_err(&got[2], &want_ll);
+            observe(file!(), line!(), e);
             assert!(e < 2e-5, "log-likelihood {tag}: {e:e}");
 
             let zs = uniform(batch * cfg.dim, -2.0, 2.0, 7);
@@ -62,6 +65,7 @@ fn forward_inverse_and_likelihood_match_reference() {
             assert_eq!(stages.len(), cfg.layers + 1);
             for (i, (s, w)) in stages.iter().zip(&want).enumerate() {
                 let e = max_mixed_err(&ctx.read(s).unwrap(), w);
+                observe(file!(), line!(), e);
                 assert!(e < 2e-5, "inverse stage {i} {tag}: {e:e}");
             }
             assert_eq!(
@@ -86,8 +90,10 @@ fn spec_shapes_match_reference() {
     let got = ctx.read_many(&[&tz, &tld]).unwrap();
     let (z, ld) = r::forward_f64(&p, &to_f64(&x), batch);
     let e = max_mixed_err(&got[0], &z);
+    observe(file!(), line!(), e);
     assert!(e < 1e-4, "spec z: {e:e}");
     let e = max_mixed_err(&got[1], &ld);
+    observe(file!(), line!(), e);
     assert!(e < 1e-4, "spec logdet: {e:e}");
 }
 
@@ -165,6 +171,7 @@ fn chunked_calls_equal_one_batch_and_sampling_is_reproducible() {
     let z = ctx.read(&flow.sample_latent(n, 0.7, 3).unwrap()).unwrap();
     let want = r::inverse_f64(&p, &to_f64(&z), n);
     let e = max_mixed_err(&s1, &want);
+    observe(file!(), line!(), e);
     assert!(
         e < 2e-5,
         "samples vs reference inverse of the same z: {e:e}"

@@ -55,6 +55,7 @@ fn gpu_gradients_match_reference_for_every_tensor() {
                     got.named_tensors().iter().zip(want.named_tensors().iter())
                 {
                     let e = rel_norm_err(g, w);
+                    observe(file!(), line!(), e);
                     assert!(
                         e < 1e-4,
                         "{name} {coupling:?} {mask:?} {:?}: relative error {e:e}",
@@ -131,6 +132,7 @@ fn three_adam_steps_match_reference() {
         let moved: Vec<f32> = w.iter().zip(w0.iter()).map(|(a, b)| a - b).collect();
         let gpu_moved: Vec<f32> = g.iter().zip(w0.iter()).map(|(a, b)| a - b).collect();
         let e = rel_norm_err(&gpu_moved, &moved);
+        observe(file!(), line!(), e);
         assert!(e < 0.02, "{name}: update differs by {e:e} (relative)");
     }
     let (loss, steps) = step.take_loss(&ctx).unwrap();

@@ -57,6 +57,7 @@ fn matmul_forward_matches_reference() {
                 let got = unpad(&ctx.read(&tc).unwrap(), batch, n_out);
                 let want = r::mlp::linear_f64(&to_f64(&x), batch, &lin, relu);
                 let err = max_mixed_err(&got, &want);
+                observe(file!(), line!(), err);
                 assert!(
                     err < MATMUL_TOL,
                     "NN {batch}x{n_in}->{n_out} relu={relu} {:?}: err {err:e}",
@@ -100,6 +101,7 @@ fn matmul_backward_matches_reference() {
             let mut want = g.dw.clone();
             want.extend_from_slice(&g.db);
             let err = max_mixed_err(&dwb, &want);
+            observe(file!(), line!(), err);
             assert!(
                 err < MATMUL_TOL,
                 "TN {batch}x{n_in}->{n_out} {:?}: err {err:e}",
@@ -136,6 +138,7 @@ fn matmul_backward_matches_reference() {
                         .map(|(&d, &xv)| if masked && xv <= 0.0 { 0.0 } else { d })
                         .collect();
                 let err = max_mixed_err(&dx, &want);
+                observe(file!(), line!(), err);
                 assert!(
                     err < MATMUL_TOL,
                     "NT {batch}x{n_out}->{n_in} masked={masked} {:?}: err {err:e}",
@@ -205,6 +208,7 @@ fn gather_and_scatter_match_reference() {
                     };
                     let want = r::gather_part(&cfg, part, &src, batch);
                     let err = max_mixed_err(&got, &want);
+                    observe(file!(), line!(), err);
                     assert!(
                         err < 1e-6,
                         "gather part {part} unscale {unscale} {mask:?}: err {err:e}"
@@ -231,6 +235,7 @@ fn gather_and_scatter_match_reference() {
                     .map(|(&b, &a)| b as f64 + a)
                     .collect();
                 let err = max_mixed_err(&got, &want);
+                observe(file!(), line!(), err);
                 assert!(err < 1e-6, "scatter_add part {part} {mask:?}: err {err:e}");
             }
         }
@@ -292,6 +297,7 @@ fn coupling_layers_and_log_density_match_reference() {
                 ctx.submit(&[&d]);
                 let all = ctx.read(&states).unwrap();
                 let err = max_mixed_err(&all[(l + 1) * n..(l + 2) * n], &trace.output);
+                observe(file!(), line!(), err);
                 assert!(
                     err < 2e-6,
                     "coupling forward layer {l} {coupling:?} {mask:?}: err {err:e}"
@@ -300,6 +306,7 @@ fn coupling_layers_and_log_density_match_reference() {
                     let got = ctx.read(&log_scales).unwrap();
                     let at = l * batch * cfg.half();
                     let err = max_mixed_err(&got[at..at + batch * cfg.half()], s);
+                    observe(file!(), line!(), err);
                     assert!(err < 1e-6, "log-scales layer {l}: err {err:e}");
                 }
                 for (acc, v) in logdet.iter_mut().zip(&trace.logdet) {
@@ -317,6 +324,7 @@ fn coupling_layers_and_log_density_match_reference() {
                 )]);
                 let back = ctx.read(&states).unwrap();
                 let err = max_mixed_err(&back[..n], &to_f64(&input));
+                observe(file!(), line!(), err);
                 assert!(
                     err < 1e-5,
                     "coupling inverse layer {l} {coupling:?} {mask:?}: err {err:e}"
@@ -351,6 +359,7 @@ fn coupling_layers_and_log_density_match_reference() {
                 "log-det reduction {coupling:?} {mask:?}: err {ld_err:e}"
             );
             let lp_err = max_mixed_err(&got[batch..], &want);
+            observe(file!(), line!(), lp_err);
             assert!(
                 lp_err < 1e-5,
                 "log-density reduction {coupling:?} {mask:?}: err {lp_err:e}"
@@ -394,11 +403,13 @@ fn dequantize_matches_reference() {
                     rp::dequantize(&pixels, dim, &indices, 1234, noise, alpha.map(|a| a as f64));
                 // f32 logs of q near alpha: relative 1e-6 of values up to |14|.
                 let err = max_mixed_err(&got[0], &want);
+                observe(file!(), line!(), err);
                 assert!(
                     err < 2e-6,
                     "dequantize alpha {alpha:?} noise {noise}: err {err:e}"
                 );
                 let err = max_mixed_err(&got[1], &want_pre);
+                observe(file!(), line!(), err);
                 assert!(
                     err < 1e-5,
                     "dequantize log-Jacobian alpha {alpha:?} noise {noise}: err {err:e}"
@@ -409,6 +420,7 @@ fn dequantize_matches_reference() {
                 let back = ctx.read(&tp).unwrap();
                 let want_v = rp::to_pixels(&want, alpha.map(|a| a as f64));
                 let err = max_mixed_err(&back, &want_v);
+                observe(file!(), line!(), err);
                 assert!(err < 1e-5, "to_pixels alpha {alpha:?}: err {err:e}");
             }
         }
@@ -424,6 +436,7 @@ fn gaussian_draws_match_reference() {
         let got = ctx.read(&t).unwrap();
         let want = rp::gaussian(n, 77, 0.7);
         let err = max_mixed_err(&got, &want);
+        observe(file!(), line!(), err);
         assert!(err < 1e-5, "gaussian: err {err:e}");
         let mean = want.iter().sum::<f64>() / n as f64;
         let var = want.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
@@ -487,6 +500,7 @@ fn grad_norm_and_adam_match_reference() {
             ] {
                 let want_flat: Vec<f64> = to_f64(&layout.pack(want));
                 let err = max_mixed_err(gpu, &want_flat);
+                observe(file!(), line!(), err);
                 assert!(err < 1e-6, "adam {name} clip {clip:?}: err {err:e}");
             }
         }

@@ -18,7 +18,9 @@ use flowgpu::report::run_report::{write_run_report, RunReport};
 use flowgpu::train::checkpoint;
 use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
-use flowgpu::train::run::{checkpoint_run_info, train, TrainOptions, BEST, LAST, VALID_SEED};
+use flowgpu::train::run::{
+    checkpoint_run_info, initial_params, train, TrainOptions, BEST, LAST, VALID_SEED,
+};
 use flowgpu::train::schedule::DecayKind;
 use flowgpu::{Flow, FlowParams};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -121,6 +123,7 @@ fn options(runs: &Path, data: &Path, name: &str) -> TrainOptions {
         test_limit: Some(250),
         max_steps: None,
         progress: false,
+        data_init: true,
     }
 }
 
@@ -133,10 +136,11 @@ fn training_lowers_validation_bpd_and_checkpoints_reload_exactly() {
     let stop = AtomicBool::new(false);
     let mut quiet = |_: &str| {};
 
-    // The untrained flow (the identity) on the same validation images.
+    // The untrained flow (its data-dependent start) on the same validation images.
     let splits = flowgpu::train::run::load_data(&opts, &mut quiet).expect("data");
     let valid = GpuImages::upload(&ctx, &splits.valid, "valid").expect("upload");
-    let untrained = Flow::new(ctx.clone(), &FlowParams::init(&opts.flow, opts.seed)).expect("flow");
+    let start = initial_params(&ctx, &opts, &splits.train).expect("initial parameters");
+    let untrained = Flow::new(ctx.clone(), &start).expect("flow");
     let before = evaluate(&untrained, &valid, opts.preprocess(), 1, VALID_SEED)
         .expect("eval")
         .bits_per_dim;

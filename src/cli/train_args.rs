@@ -89,6 +89,9 @@ pub struct TrainArgs {
     /// Skip the figures and report at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Start from the plain initialisation (identity flow) instead of the data-dependent scale.
+    #[arg(long)]
+    pub no_data_init: bool,
 }
 
 impl Preset {
@@ -123,6 +126,7 @@ impl Preset {
             test_limit: None,
             max_steps: None,
             progress: true,
+            data_init: true,
         };
         match self {
             Self::Spec => spec,
@@ -197,6 +201,9 @@ impl TrainArgs {
         }
         o.max_steps = self.max_steps;
         o.progress = !self.no_progress;
+        if self.no_data_init {
+            o.data_init = false;
+        }
         o
     }
 }

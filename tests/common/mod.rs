@@ -74,3 +74,8 @@ pub fn max_mixed_err(a: &[f32], b: &[f64]) -> f64 {
 pub fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
+
+/// Prints an observed error (run with `--nocapture` to collect the figures for the notes).
+pub fn observe(file: &str, line: u32, err: impl Into<f64>) {
+    eprintln!("observed {file}:{line} {:.3e}", err.into());
+}
