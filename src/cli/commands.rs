@@ -34,10 +34,10 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
     let ctx = Arc::new(GpuContext::from_env()?);
     log(&format!("adapter: {}", ctx.describe()));
     if ctx.is_software() && args.resume.is_none() {
-        // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; lavapipe sustains
-        // about 5 GFLOP/s on these kernels on 2 cores.
+        // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
+        // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
         let flops = 6.0 * forward_macs(&opts) * 50_000.0 * opts.epochs as f64;
-        let hours = flops / 5e9 / 3600.0;
+        let hours = flops / 2.5e9 / 3600.0;
         if args.preset == Preset::Spec {
             log(&format!(
                 "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
