@@ -195,4 +195,7 @@ fn wrong_input_sizes_are_errors_not_panics() {
     assert!(err.to_string().contains("50-vectors"), "{err}");
     let other = FlowParams::init(&FlowConfig { hidden: 9, ..cfg }, 1);
     assert!(flow.write_params(&other).is_err());
+    // A batch whose state stack passes the adapter's storage-binding limit is refused up front.
+    let err = flow.workspace(60_000_000).err().expect("too large a batch");
+    assert!(err.to_string().contains("does not fit"), "{err}");
 }

@@ -41,7 +41,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         if args.preset == Preset::Spec {
             log(&format!(
                 "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
-                 `--preset quick` finishes in about 20 minutes; on a real GPU the spec preset takes minutes.",
+                 `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
                 ctx.info.name, opts.epochs, opts.flow.hidden
             ));
         }
