@@ -36,3 +36,22 @@ fn uniform01(seed: u32, stream: u32, index: u32) -> f32 {
     return f32(h >> 8u) * (1.0 / 16777216.0);
 }
 
+// Uniform parameters of coupling_forward.wgsl and coupling_inverse.wgsl.
+struct CouplingParams {
+    batch: u32,
+    dim: u32,
+    half: u32,
+    mask: u32,
+    in_offset: u32,
+    out_offset: u32,
+    // Part (0/1) that this layer transforms.
+    tpart: u32,
+    // 0: additive, 1: affine.
+    affine: u32,
+    // Row stride of h (D/2 additive, D affine).
+    h_ld: u32,
+    // Forward only: offset (elements) of this layer's [batch, D/2] block in `log_scales`.
+    s_offset: u32,
+    scale_offset: u32,
+    bound: f32,
+}

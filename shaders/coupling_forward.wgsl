@@ -4,26 +4,7 @@
 
 override WG: u32 = 256u;
 
-struct Params {
-    batch: u32,
-    dim: u32,
-    half: u32,
-    mask: u32,
-    in_offset: u32,
-    out_offset: u32,
-    // Part (0/1) that this layer transforms.
-    tpart: u32,
-    // 0: additive, 1: affine.
-    affine: u32,
-    // Row stride of h (D/2 additive, D affine).
-    h_ld: u32,
-    // Offset (elements) of this layer's [batch, D/2] block in `log_scales`.
-    s_offset: u32,
-    scale_offset: u32,
-    bound: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<uniform> p: CouplingParams;
 @group(0) @binding(1) var<storage, read_write> states: array<f32>;
 @group(0) @binding(2) var<storage, read> h: array<f32>;
 @group(0) @binding(3) var<storage, read> params: array<f32>;

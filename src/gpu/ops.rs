@@ -222,9 +222,10 @@ pub fn gather(
     )
 }
 
+/// Mirror of `CouplingParams` in shaders/common.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-pub struct CouplingForwardParams {
+pub struct CouplingParams {
     pub batch: u32,
     pub dim: u32,
     pub half: u32,
@@ -239,21 +240,23 @@ pub struct CouplingForwardParams {
     pub bound: f32,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-pub struct CouplingInverseParams {
-    pub batch: u32,
-    pub dim: u32,
-    pub half: u32,
-    pub mask: u32,
-    pub in_offset: u32,
-    pub out_offset: u32,
-    pub tpart: u32,
-    pub affine: u32,
-    pub h_ld: u32,
-    pub scale_offset: u32,
-    pub bound: f32,
-    pub _pad: u32,
+impl CouplingParams {
+    fn new(cfg: &FlowConfig, site: CouplingSite, s_offset: usize) -> Self {
+        Self {
+            batch: u(site.batch),
+            dim: u(cfg.dim),
+            half: u(cfg.half()),
+            mask: mask_code(cfg.mask),
+            in_offset: u(site.in_offset),
+            out_offset: u(site.out_offset),
+            tpart: u(cfg.transformed_part(site.layer)),
+            affine: affine_code(cfg.coupling),
+            h_ld: u(padded(cfg.mlp_out())),
+            s_offset: u(s_offset),
+            scale_offset: u(site.scale_offset),
+            bound: cfg.scale_bound,
+        }
+    }
 }
 
 /// Where one coupling layer reads and writes inside the state and parameter buffers.
@@ -281,20 +284,7 @@ pub fn coupling_forward(
     s_offset: usize,
 ) -> Dispatch {
     assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
-    let p = CouplingForwardParams {
-        batch: u(site.batch),
-        dim: u(cfg.dim),
-        half: u(cfg.half()),
-        mask: mask_code(cfg.mask),
-        in_offset: u(site.in_offset),
-        out_offset: u(site.out_offset),
-        tpart: u(cfg.transformed_part(site.layer)),
-        affine: affine_code(cfg.coupling),
-        h_ld: u(padded(cfg.mlp_out())),
-        s_offset: u(s_offset),
-        scale_offset: u(site.scale_offset),
-        bound: cfg.scale_bound,
-    };
+    let p = CouplingParams::new(cfg, site, s_offset);
     let groups = groups_for(site.batch * cfg.dim, ctx.tiles.elementwise_wg);
     ctx.dispatch(
         Kernel::CouplingForward,
@@ -315,20 +305,7 @@ pub fn coupling_inverse(
     params: &GpuTensor,
 ) -> Dispatch {
     assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
-    let p = CouplingInverseParams {
-        batch: u(site.batch),
-        dim: u(cfg.dim),
-        half: u(cfg.half()),
-        mask: mask_code(cfg.mask),
-        in_offset: u(site.in_offset),
-        out_offset: u(site.out_offset),
-        tpart: u(cfg.transformed_part(site.layer)),
-        affine: affine_code(cfg.coupling),
-        h_ld: u(padded(cfg.mlp_out())),
-        scale_offset: u(site.scale_offset),
-        bound: cfg.scale_bound,
-        _pad: 0,
-    };
+    let p = CouplingParams::new(cfg, site, 0);
     let groups = groups_for(site.batch * cfg.dim, ctx.tiles.elementwise_wg);
     ctx.dispatch(Kernel::CouplingInverse, &p, &[states, h, params], groups)
 }
