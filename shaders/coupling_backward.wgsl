@@ -9,23 +9,13 @@
 override WG: u32 = 256u;
 
 struct Params {
-    batch: u32,
-    dim: u32,
-    half: u32,
-    mask: u32,
-    in_offset: u32,
-    out_offset: u32,
-    tpart: u32,
-    affine: u32,
-    h_ld: u32,
-    scale_offset: u32,
-    bound: f32,
+    // The layer's geometry, as the forward kernel gets it (s_offset unused).
+    layer: CouplingParams,
     inv_batch: f32,
     // 1: gy is z / B, read from states at out_offset (the last layer).
     from_prior: u32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -39,35 +29,35 @@ struct Params {
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg, WG);
-    if (i >= p.batch * p.dim) {
+    if (i >= p.layer.batch * p.layer.dim) {
         return;
     }
-    let row = i / p.dim;
-    let d = i % p.dim;
+    let row = i / p.layer.dim;
+    let d = i % p.layer.dim;
     var g: f32;
     if (p.from_prior == 1u) {
-        g = states[p.out_offset + i] * p.inv_batch;
+        g = states[p.layer.out_offset + i] * p.inv_batch;
     } else {
         g = gy[i];
     }
-    let dc = g * exp(params[p.scale_offset + d]);
-    let pj = part_of(p.mask, p.half, d);
-    if (pj.x != p.tpart) {
+    let dc = g * exp(params[p.layer.scale_offset + d]);
+    let pj = part_of(p.layer.mask, p.layer.half, d);
+    if (pj.x != p.layer.tpart) {
         gx[i] = dc;
         return;
     }
     let j = pj.y;
-    if (p.affine == 1u) {
-        let raw = h[row * p.h_ld + j];
-        let s = p.bound * tanh(raw / p.bound);
+    if (p.layer.affine == 1u) {
+        let raw = h[row * p.layer.h_ld + j];
+        let s = p.layer.bound * tanh(raw / p.layer.bound);
         let es = exp(s);
-        let x = states[p.in_offset + i];
+        let x = states[p.layer.in_offset + i];
         gx[i] = dc * es;
-        gh[row * p.h_ld + p.half + j] = dc;
-        let r = s / p.bound;
-        gh[row * p.h_ld + j] = (dc * x * es - p.inv_batch) * (1.0 - r * r);
+        gh[row * p.layer.h_ld + p.layer.half + j] = dc;
+        let r = s / p.layer.bound;
+        gh[row * p.layer.h_ld + j] = (dc * x * es - p.inv_batch) * (1.0 - r * r);
     } else {
         gx[i] = dc;
-        gh[row * p.h_ld + j] = dc;
+        gh[row * p.layer.h_ld + j] = dc;
     }
 }

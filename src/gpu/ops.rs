@@ -528,20 +528,10 @@ pub fn gaussian(
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct CouplingBackwardParams {
-    pub batch: u32,
-    pub dim: u32,
-    pub half: u32,
-    pub mask: u32,
-    pub in_offset: u32,
-    pub out_offset: u32,
-    pub tpart: u32,
-    pub affine: u32,
-    pub h_ld: u32,
-    pub scale_offset: u32,
-    pub bound: f32,
+    pub layer: CouplingParams,
     pub inv_batch: f32,
     pub from_prior: u32,
-    pub _pad: [u32; 3],
+    pub _pad: [u32; 2],
 }
 
 /// Backward of coupling + scale. `gy = None` means the layer is the last and its output
@@ -558,20 +548,10 @@ pub fn coupling_backward(
     gh: &GpuTensor,
 ) -> Dispatch {
     let p = CouplingBackwardParams {
-        batch: u(site.batch),
-        dim: u(cfg.dim),
-        half: u(cfg.half()),
-        mask: mask_code(cfg.mask),
-        in_offset: u(site.in_offset),
-        out_offset: u(site.out_offset),
-        tpart: u(cfg.transformed_part(site.layer)),
-        affine: affine_code(cfg.coupling),
-        h_ld: u(padded(cfg.mlp_out())),
-        scale_offset: u(site.scale_offset),
-        bound: cfg.scale_bound,
+        layer: CouplingParams::new(cfg, site, 0),
         inv_batch: 1.0 / site.batch as f32,
         from_prior: gy.is_none() as u32,
-        _pad: [0; 3],
+        _pad: [0; 2],
     };
     // WebGPU forbids binding one buffer as read and read-write in a dispatch: with no `gy`,
     // bind `states` (unread) in its place.
