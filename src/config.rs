@@ -100,6 +100,12 @@ impl FlowConfig {
         [(half, h), (h, h), (h, h), (h, h), (h, self.mlp_out())]
     }
 
+    /// Parameters of a flow with this configuration (weights, biases and scales).
+    pub fn num_params(&self) -> usize {
+        let per_mlp: usize = self.linear_shapes().iter().map(|(i, o)| (i + 1) * o).sum();
+        self.layers * (per_mlp + self.dim)
+    }
+
     /// Which half (0 = first, 1 = second) layer `l` transforms; the other conditions.
     /// Layer 0 transforms the second half given the first; the roles swap every layer.
     pub fn transformed_part(&self, layer: usize) -> usize {

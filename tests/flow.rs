@@ -193,6 +193,14 @@ fn wrong_input_sizes_are_errors_not_panics() {
         .forward(&bad)
         .expect_err("49 values are not 50-vectors");
     assert!(err.to_string().contains("50-vectors"), "{err}");
+    let p = FlowParams::init(&cfg, 1);
+    assert_eq!(
+        cfg.num_params(),
+        p.named_tensors()
+            .iter()
+            .map(|(_, _, t)| t.len())
+            .sum::<usize>()
+    );
     let other = FlowParams::init(&FlowConfig { hidden: 9, ..cfg }, 1);
     assert!(flow.write_params(&other).is_err());
     // A batch whose state stack passes the adapter's storage-binding limit is refused up front.

@@ -130,6 +130,6 @@ impl FlowParams {
     }
 
     pub fn num_params(&self) -> usize {
-        self.named_tensors().iter().map(|(_, _, t)| t.len()).sum()
+        self.config.num_params()
     }
 }

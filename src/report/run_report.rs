@@ -193,7 +193,7 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
             kv("affine scale bound", format!("s = {c} tanh(raw / {c})", c = cfg.scale_bound)),
             kv("per-layer scale", "x * exp(s_i), s_i a learned D-vector"),
             kv("prior", "N(0, I)"),
-            kv("parameters", r.flow.read_params()?.num_params()),
+            kv("parameters", cfg.num_params()),
         ],
         data: vec![
             kv("dataset", o.dataset.title()),
