@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use flowgpu::config::Preprocess;
 use flowgpu::config::{AdamConfig, FlowConfig};
 use flowgpu::data::ImageSet;
-use flowgpu::gpu::ops::{self, padded, Epilogue, Matmul, MatmulKind, Preprocess};
 use flowgpu::gpu::{Dispatch, GpuContext};
+use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use flowgpu::kernels::peak;
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
 use flowgpu::{Flow, FlowParams};
@@ -16,11 +18,11 @@ use flowgpu::{Flow, FlowParams};
 /// Seconds per repetition of `list`, recorded `reps` times into one submit.
 fn time(ctx: &GpuContext, list: &[&Dispatch], reps: usize) -> f64 {
     let run = |n: usize| {
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let mut encoder = ctx.device().create_command_encoder(&Default::default());
         for _ in 0..n {
             ctx.record(&mut encoder, list);
         }
-        ctx.queue.submit(Some(encoder.finish()));
+        ctx.queue().submit(Some(encoder.finish()));
         ctx.wait().expect("device");
     };
     run(1);
@@ -38,7 +40,7 @@ fn reps_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> usize {
 fn peak(ctx: &GpuContext) -> f64 {
     let count = 1 << 16;
     let out = ctx.zeros(&[count], "peak").expect("alloc");
-    let (d, flops) = ops::peak_fma(ctx, count, 2048, &out);
+    let (d, flops) = peak::peak_fma(ctx, count, 2048, &out).expect("peak kernel");
     let reps = reps_for(ctx, &[&d], 1.0);
     flops / time(ctx, &[&d], reps)
 }
@@ -48,7 +50,7 @@ fn main() {
     let ctx =
         Arc::new(GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)"));
     println!("adapter: {}", ctx.describe());
-    println!("tiles: {:?}", ctx.tiles);
+    println!("tiles: {:?}", ctx.tiles());
     let peak = peak(&ctx);
     println!("measured peak (FMA chains): {:.1} GFLOP/s\n", peak / 1e9);
 
@@ -93,14 +95,15 @@ fn main() {
                         .expect("alloc")
                 };
                 let (a, b, c, aux) = (z(sa), z(sb), z(sc), z(sc));
-                let d = ops::matmul(
+                let d = matmul::matmul(
                     &ctx,
                     mm,
                     &a,
                     &b,
                     &c,
                     (mm.epilogue == Epilogue::ReluGrad).then_some(&aux),
-                );
+                )
+                .expect("matmul kernel");
                 let reps = reps_for(&ctx, &[&d], 0.5);
                 let s = time(&ctx, &[&d], reps);
                 let label = format!("H={h} {what:<6} {kind:?} {}x{}x{}", mm.m, mm.n, mm.k);

@@ -1,5 +1,6 @@
 // Backward of one coupling layer plus its scale, for the loss L = mean_b -log p(x_b).
-// Given gy = dL/dx_{l+1} (or, for the last layer, dL/dz = z / B straight from the prior):
+// Given gy = dL/dx_{l+1} (for the last layer dL/dz, seeded by loss.wgsl); the log-det's own
+// seed dL/dlog|det J|_b = -1/B enters as the -1/B below:
 //   dc = gy * exp(s_l)
 //   conditioning half:  gx_a = dc_a     (the MLP's input gradient is added by scatter_add)
 //   additive:           gx_b = dc_b,          gh = dc_b
@@ -12,10 +13,9 @@ struct Params {
     // The layer's geometry, as the forward kernel gets it (s_offset unused).
     layer: CouplingParams,
     inv_batch: f32,
-    // 1: gy is z / B, read from states at out_offset (the last layer).
-    from_prior: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,20 +34,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     let row = i / p.layer.dim;
     let d = i % p.layer.dim;
-    var g: f32;
-    if (p.from_prior == 1u) {
-        g = states[p.layer.out_offset + i] * p.inv_batch;
-    } else {
-        g = gy[i];
-    }
-    let dc = g * exp(params[p.layer.scale_offset + d]);
+    let dc = gy[i] * exp(params[p.layer.scale_offset + d]);
     let pj = part_of(p.layer.mask, p.layer.half, d);
     if (pj.x != p.layer.tpart) {
         gx[i] = dc;
         return;
     }
     let j = pj.y;
-    if (p.layer.affine == 1u) {
+    if (p.layer.coupling == COUPLING_AFFINE) {
         let raw = h[row * p.layer.h_ld + j];
         let s = p.layer.bound * tanh(raw / p.layer.bound);
         let es = exp(s);

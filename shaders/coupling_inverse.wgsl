@@ -21,7 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var x = states[p.in_offset + i] * exp(-params[p.scale_offset + d]);
     if (pj.x == p.tpart) {
         let j = pj.y;
-        if (p.affine == 1u) {
+        if (p.coupling == COUPLING_AFFINE) {
             let raw = h[row * p.h_ld + j];
             let t = h[row * p.h_ld + p.half + j];
             let s = p.bound * tanh(raw / p.bound);

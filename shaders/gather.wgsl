@@ -8,6 +8,7 @@ struct Params {
     batch: u32,
     dim: u32,
     half: u32,
+    // MASK_HALVES or MASK_INTERLEAVED.
     mask: u32,
     // Offset (elements) of the layer state inside `states`.
     src_offset: u32,

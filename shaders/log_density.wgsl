@@ -11,7 +11,8 @@ struct Params {
     half: u32,
     layers: u32,
     z_offset: u32,
-    affine: u32,
+    // COUPLING_ADDITIVE or COUPLING_AFFINE (only affine couplings have per-sample log-scales).
+    coupling: u32,
     // Offset of scale_0 in params; the K scale vectors are contiguous.
     scales_offset: u32,
     // Samples per block of log_scales (its row count per layer).
@@ -44,7 +45,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     for (var i = lid; i < p.layers * p.dim; i += WG) {
         det += params[p.scales_offset + i];
     }
-    if (p.affine == 1u) {
+    if (p.coupling == COUPLING_AFFINE) {
         for (var i = lid; i < p.layers * p.half; i += WG) {
             let l = i / p.half;
             let j = i % p.half;

@@ -9,17 +9,24 @@ struct MatmulParams {
     ldb: u32,
     ldc: u32,
     a_ones: u32,
-    // 0: none, 1: ReLU, 2: multiply by (aux > 0), the ReLU derivative (aux has C's shape).
-    epilogue: u32,
+    _pad0: u32,
 }
+
+// What is applied to each element of C before it is stored: a pipeline override, so each
+// variant is compiled without the others' branches (src/kernels/matmul.rs mirrors the codes).
+const EPILOGUE_NONE: u32 = 0u;
+const EPILOGUE_RELU: u32 = 1u;
+// Multiply by (aux > 0): the derivative of the ReLU whose output is aux (C's shape).
+const EPILOGUE_RELU_GRAD: u32 = 2u;
+override EPILOGUE: u32 = EPILOGUE_NONE;
 
 // Every matmul kernel declares `p: MatmulParams` and `aux: array<f32>` (row stride ldc).
 fn matmul_epilogue(v: f32, aux_index: u32) -> f32 {
-    switch (p.epilogue) {
-        case 1u: {
+    switch (EPILOGUE) {
+        case EPILOGUE_RELU: {
             return max(v, 0.0);
         }
-        case 2u: {
+        case EPILOGUE_RELU_GRAD: {
             return select(0.0, v, aux[aux_index] > 0.0);
         }
         default: {

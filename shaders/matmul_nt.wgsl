@@ -1,7 +1,7 @@
 // Input gradient of a linear layer:  C[M, N] = epilogue( A[M, K] . B[N, K]^T )
 //   A: the gradient at the layer's output [batch, out], vec4 loads along K.
 //   B: the weights [in, out] (the bias row is not read), vec4 loads along K.
-//   epilogue 2 multiplies by (aux > 0): the derivative of the ReLU whose output is aux.
+//   EPILOGUE_RELU_GRAD multiplies by (aux > 0): the derivative of the ReLU whose output is aux.
 //
 // Each invocation keeps a 4 x 4 block of C in one mat4x4 (column i = C[row0 + i, col0..]);
 // per 4 values of k it loads a 4x4 block of A and of B and adds transpose(A4) * B4.

@@ -1,6 +1,6 @@
 // Gradient of the per-layer log-scale s_l: one invocation per entry d sums over the batch,
 //   dL/ds_l[d] = sum_b gy[b, d] * x_{l+1}[b, d] - 1      (-1: the log-det term, batch mean)
-// with gy = z / B for the last layer (from_prior = 1).
+// with gy = dL/dz, seeded by loss.wgsl, for the last layer.
 
 override WG: u32 = 256u;
 
@@ -8,11 +8,7 @@ struct Params {
     batch: u32,
     dim: u32,
     out_offset: u32,
-    from_prior: u32,
-    inv_batch: f32,
     grad_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,13 +25,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var acc = 0.0;
     for (var row = 0u; row < p.batch; row++) {
         let y = states[p.out_offset + row * p.dim + d];
-        var g: f32;
-        if (p.from_prior == 1u) {
-            g = y * p.inv_batch;
-        } else {
-            g = gy[row * p.dim + d];
-        }
-        acc = fma(g, y, acc);
+        acc = fma(gy[row * p.dim + d], y, acc);
     }
     grads[p.grad_offset + d] = acc - 1.0;
 }

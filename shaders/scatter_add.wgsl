@@ -7,6 +7,7 @@ struct Params {
     batch: u32,
     dim: u32,
     half: u32,
+    // MASK_HALVES or MASK_INTERLEAVED.
     mask: u32,
     part: u32,
     // Row stride of src.

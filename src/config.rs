@@ -165,3 +165,10 @@ impl Default for AdamConfig {
         }
     }
 }
+
+/// How 8-bit pixels become the flow's input (saved in checkpoints with the model).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocess {
+    /// `Some(a)`: `y = logit(a + (1 - 2a) v)`; `None`: the flow sees `v` in [0, 1).
+    pub logit_alpha: Option<f32>,
+}

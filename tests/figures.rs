@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use common::context;
 use flowgpu::config::FlowConfig;
+use flowgpu::config::Preprocess;
 use flowgpu::data::ImageSet;
-use flowgpu::gpu::ops::Preprocess;
 use flowgpu::report::figures::{interpolation_grid, layers_grid, pairs_by_label, sample_grid};
 use flowgpu::report::image_grid::{grid_pixel_size, Grid};
 use flowgpu::{Flow, FlowParams};

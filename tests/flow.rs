@@ -46,7 +46,7 @@ fn forward_inverse_and_likelihood_match_reference() {
             let got = ctx.read_many(&[&tz, &tld, &ll]).unwrap();
             let (z, ld) = r::forward_f64(&p, &to_f64(&x), batch);
             let want_ll = r::log_density(&z, &ld);
-            let tag = format!("{coupling:?} {mask:?} {:?}", ctx.tiles);
+            let tag = format!("{coupling:?} {mask:?} {:?}", ctx.tiles());
             let e = max_mixed_err(&got[0], &z);
             observe(file!(), line!(), e);
             assert!(e < 2e-5, "z {tag}: {e:e}");

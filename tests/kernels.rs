@@ -5,8 +5,11 @@
 mod common;
 
 use common::*;
-use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
-use flowgpu::gpu::ops::{self, padded, CouplingSite, Epilogue, Matmul, MatmulKind, Preprocess};
+use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
+use flowgpu::kernels::coupling::{self, CouplingSite};
+use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use flowgpu::kernels::{density, transform};
 use flowgpu::model::layout::ParamLayout;
 use flowgpu::reference::{self as r, preprocess as rp};
 use flowgpu::{FlowParams, Linear};
@@ -53,7 +56,7 @@ fn matmul_forward_matches_reference() {
                     a_ones: true,
                     epilogue: if relu { Epilogue::Relu } else { Epilogue::None },
                 };
-                ctx.submit(&[&ops::matmul(ctx, mm, &ta, &tw, &tc, None)]);
+                ctx.submit(&[&matmul::matmul(ctx, mm, &ta, &tw, &tc, None).unwrap()]);
                 let got = unpad(&ctx.read(&tc).unwrap(), batch, n_out);
                 let want = r::mlp::linear_f64(&to_f64(&x), batch, &lin, relu);
                 let err = max_mixed_err(&got, &want);
@@ -61,7 +64,7 @@ fn matmul_forward_matches_reference() {
                 assert!(
                     err < MATMUL_TOL,
                     "NN {batch}x{n_in}->{n_out} relu={relu} {:?}: err {err:e}",
-                    ctx.tiles
+                    ctx.tiles()
                 );
             }
         }
@@ -96,7 +99,7 @@ fn matmul_backward_matches_reference() {
                 a_ones: true,
                 epilogue: Epilogue::None,
             };
-            ctx.submit(&[&ops::matmul(ctx, mm, &tx, &tdy, &tdw, None)]);
+            ctx.submit(&[&matmul::matmul(ctx, mm, &tx, &tdy, &tdw, None).unwrap()]);
             let dwb = unpad(&ctx.read(&tdw).unwrap(), n_in + 1, n_out);
             let mut want = g.dw.clone();
             want.extend_from_slice(&g.db);
@@ -105,7 +108,7 @@ fn matmul_backward_matches_reference() {
             assert!(
                 err < MATMUL_TOL,
                 "TN {batch}x{n_in}->{n_out} {:?}: err {err:e}",
-                ctx.tiles
+                ctx.tiles()
             );
 
             // dx = dy W^T, plain and through the ReLU derivative of x (as if x were a ReLU output).
@@ -123,14 +126,9 @@ fn matmul_backward_matches_reference() {
                         Epilogue::None
                     },
                 };
-                ctx.submit(&[&ops::matmul(
-                    ctx,
-                    mm,
-                    &tdy,
-                    &tw,
-                    &tdx,
-                    masked.then_some(&tx),
-                )]);
+                ctx.submit(&[
+                    &matmul::matmul(ctx, mm, &tdy, &tw, &tdx, masked.then_some(&tx)).unwrap(),
+                ]);
                 let dx = unpad(&ctx.read(&tdx).unwrap(), batch, n_in);
                 let want: Vec<f64> =
                     g.dx.iter()
@@ -142,7 +140,7 @@ fn matmul_backward_matches_reference() {
                 assert!(
                     err < MATMUL_TOL,
                     "NT {batch}x{n_out}->{n_in} masked={masked} {:?}: err {err:e}",
-                    ctx.tiles
+                    ctx.tiles()
                 );
             }
         }
@@ -185,7 +183,7 @@ fn gather_and_scatter_match_reference() {
             for part in 0..2 {
                 for unscale in [false, true] {
                     let dst = ctx.zeros(&[batch, padded(cfg.half())], "half").unwrap();
-                    let d = ops::gather(
+                    let d = coupling::gather(
                         ctx,
                         &cfg,
                         batch,
@@ -195,7 +193,8 @@ fn gather_and_scatter_match_reference() {
                         unscale.then_some(0),
                         &params,
                         &dst,
-                    );
+                    )
+                    .unwrap();
                     ctx.submit(&[&d]);
                     let got = unpad(&ctx.read(&dst).unwrap(), batch, cfg.half());
                     let src: Vec<f64> = if unscale {
@@ -225,7 +224,9 @@ fn gather_and_scatter_match_reference() {
                     )
                     .unwrap();
                 let tdst = ctx.upload(&base, &[base.len()], "dst").unwrap();
-                ctx.submit(&[&ops::scatter_add(ctx, &cfg, batch, part, &tsrc, &tdst)]);
+                ctx.submit(
+                    &[&coupling::scatter_add(ctx, &cfg, batch, part, &tsrc, &tdst).unwrap()],
+                );
                 let got = ctx.read(&tdst).unwrap();
                 let mut added = vec![0.0f64; base.len()];
                 r::scatter_part(&cfg, part, &to_f64(&src), &mut added, batch);
@@ -284,7 +285,7 @@ fn coupling_layers_and_log_density_match_reference() {
                         "h",
                     )
                     .unwrap();
-                let d = ops::coupling_forward(
+                let d = coupling::coupling_forward(
                     ctx,
                     &cfg,
                     site,
@@ -293,7 +294,8 @@ fn coupling_layers_and_log_density_match_reference() {
                     &params,
                     &log_scales,
                     l * batch * cfg.half(),
-                );
+                )
+                .unwrap();
                 ctx.submit(&[&d]);
                 let all = ctx.read(&states).unwrap();
                 let err = max_mixed_err(&all[(l + 1) * n..(l + 2) * n], &trace.output);
@@ -319,9 +321,9 @@ fn coupling_layers_and_log_density_match_reference() {
                     ..site
                 };
                 let saved = all[..n].to_vec();
-                ctx.submit(&[&ops::coupling_inverse(
-                    ctx, &cfg, inv, &states, &th, &params,
-                )]);
+                ctx.submit(&[
+                    &coupling::coupling_inverse(ctx, &cfg, inv, &states, &th, &params).unwrap(),
+                ]);
                 let back = ctx.read(&states).unwrap();
                 let err = max_mixed_err(&back[..n], &to_f64(&input));
                 observe(file!(), line!(), err);
@@ -333,7 +335,7 @@ fn coupling_layers_and_log_density_match_reference() {
             }
             // Fused reduction on the final state and the stored log-scales.
             let density = ctx.zeros(&[2 * batch], "density").unwrap();
-            let d = ops::log_density(
+            let d = density::log_density(
                 ctx,
                 &cfg,
                 batch,
@@ -344,7 +346,8 @@ fn coupling_layers_and_log_density_match_reference() {
                 &params,
                 layout.scales_offset,
                 &density,
-            );
+            )
+            .unwrap();
             ctx.submit(&[&d]);
             let got = ctx.read(&density).unwrap();
             let z = &ctx.read(&states).unwrap()[cfg.layers * n..];
@@ -389,14 +392,15 @@ fn dequantize_matches_reference() {
                 let pre = Preprocess { logit_alpha: alpha };
                 let states = ctx.zeros(&[batch * dim], "x").unwrap();
                 let pre_ld = ctx.zeros(&[batch], "pre").unwrap();
-                let d = ops::dequantize(
+                let d = transform::dequantize(
                     ctx,
-                    pre.params(batch, dim, 1234, noise),
+                    transform::dequantize_params(pre, batch, dim, 1234, noise),
                     &tpix,
                     &tidx,
                     &states,
                     &pre_ld,
-                );
+                )
+                .unwrap();
                 ctx.submit(&[&d]);
                 let got = ctx.read_many(&[&states, &pre_ld]).unwrap();
                 let (want, want_pre) =
@@ -416,7 +420,9 @@ fn dequantize_matches_reference() {
                 );
                 // And back to pixels: within 1e-5 of v = (pixel + u) / 256.
                 let tp = ctx.zeros(&[batch * dim], "pixels").unwrap();
-                ctx.submit(&[&ops::to_pixels(ctx, pre, batch * dim, &states, 0, &tp)]);
+                ctx.submit(&[
+                    &transform::to_pixels(ctx, pre, batch * dim, &states, 0, &tp).unwrap(),
+                ]);
                 let back = ctx.read(&tp).unwrap();
                 let want_v = rp::to_pixels(&want, alpha.map(|a| a as f64));
                 let err = max_mixed_err(&back, &want_v);
@@ -432,7 +438,7 @@ fn gaussian_draws_match_reference() {
     for ctx in contexts() {
         let n = 5000;
         let t = ctx.zeros(&[n], "z").unwrap();
-        ctx.submit(&[&ops::gaussian(ctx, n, 77, 0.7, &t, 0)]);
+        ctx.submit(&[&transform::gaussian(ctx, n, 77, 0.7, &t, 0).unwrap()]);
         let got = ctx.read(&t).unwrap();
         let want = rp::gaussian(n, 77, 0.7);
         let err = max_mixed_err(&got, &want);
@@ -472,21 +478,22 @@ fn grad_norm_and_adam_match_reference() {
                 .unwrap();
             let tm = ctx.upload(&layout.pack(&m0), &[layout.len], "m").unwrap();
             let tv = ctx.upload(&layout.pack(&v0), &[layout.len], "v").unwrap();
-            let sums = ctx.zeros(&[ops::NORM_PARTIALS + 1], "norm").unwrap();
-            let [n1, n2] = ops::grad_norm(ctx, &tg, &sums);
+            let sums = ctx.zeros(&[NORM_PARTIALS + 1], "norm").unwrap();
+            let [n1, n2] = optimizer::grad_norm(ctx, &tg, &sums).unwrap();
             let step = 3;
-            let adam = ops::adam(
+            let adam = optimizer::adam(
                 ctx,
-                ops::AdamParams::for_step(&adam_cfg, layout.len, step, 1e-3),
+                AdamParams::for_step(&adam_cfg, layout.len, step, 1e-3),
                 &tp,
                 &tg,
                 &tm,
                 &tv,
                 &sums,
-            );
+            )
+            .unwrap();
             ctx.submit(&[&n1, &n2, &adam]);
             let got = ctx.read_many(&[&sums, &tp, &tm, &tv]).unwrap();
-            let gpu_norm = got[0][ops::NORM_PARTIALS] as f64;
+            let gpu_norm = got[0][NORM_PARTIALS] as f64;
             assert!(
                 (gpu_norm - norm).abs() / norm < 1e-5,
                 "grad norm {gpu_norm} vs {norm}"

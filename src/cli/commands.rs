@@ -42,7 +42,7 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
             log(&format!(
                 "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
                  `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
-                ctx.info.name, opts.epochs, opts.flow.hidden
+                ctx.info().name, opts.epochs, opts.flow.hidden
             ));
         }
     }

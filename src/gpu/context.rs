@@ -1,7 +1,10 @@
 //! The one place that owns the wgpu instance, adapter, device and queue.
 
+use std::sync::{Arc, Mutex};
+
 use crate::error::{Error, Result};
-use crate::gpu::kernels::Kernels;
+use crate::gpu::kernel::{Kernel, Params};
+use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::tensor::GpuTensor;
 use crate::gpu::tiles::TileConfig;
 
@@ -37,18 +40,21 @@ impl AdapterChoice {
     }
 }
 
-/// Everything a kernel needs to run: device, queue, compiled pipelines and the adapter facts
-/// that decide tile sizes and batch limits.
+/// Everything a kernel needs to run: device, queue, the pipelines built so far and the
+/// adapter facts that decide tile sizes and batch limits. `Send + Sync`: one context can
+/// serve several threads.
 pub struct GpuContext {
-    pub device: wgpu::Device,
-    pub queue: wgpu::Queue,
-    pub info: wgpu::AdapterInfo,
-    pub limits: wgpu::Limits,
-    pub tiles: TileConfig,
-    pub kernels: Kernels,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    tiles: TileConfig,
+    pipelines: PipelineCache,
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
-    pub unused: GpuTensor,
+    unused: GpuTensor,
+    /// The readback buffer, grown to the largest read so far and reused.
+    pub(crate) staging: Mutex<Option<Arc<wgpu::Buffer>>>,
     // Kept alive for the lifetime of the device.
     _adapter: wgpu::Adapter,
     _instance: wgpu::Instance,
@@ -154,19 +160,56 @@ impl GpuContext {
             .map_err(|e| Error::Gpu(format!("could not open {}: {e}", describe_info(&info))))?;
         let limits = device.limits();
         let tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
-        let kernels = Kernels::new(&device, &tiles)?;
-        let unused = GpuTensor::new_zeroed(&device, 1, "unused binding");
+        let unused = GpuTensor::new_zeroed(&device, 4, "unused binding");
         Ok(Self {
             device,
             queue,
             info,
             limits,
             tiles,
-            kernels,
+            pipelines: PipelineCache::default(),
             unused,
+            staging: Mutex::new(None),
             _adapter: adapter,
             _instance: instance,
         })
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The workgroup and tile sizes every pipeline of this context is built with.
+    pub fn tiles(&self) -> &TileConfig {
+        &self.tiles
+    }
+
+    /// The tensor to bind where a kernel's optional input is not used.
+    pub fn unused(&self) -> &GpuTensor {
+        &self.unused
+    }
+
+    /// The pipeline of `kernel` with `overrides`, built and checked against its shader on
+    /// first use.
+    pub fn pipeline<P: Params>(
+        &self,
+        kernel: &Kernel<P>,
+        overrides: &[(&'static str, f64)],
+    ) -> Result<Arc<Pipeline>> {
+        self.pipelines
+            .get(&self.device, &self.tiles, kernel, overrides)
     }
 
     /// One line naming the adapter, for logs and reports.

@@ -1,11 +1,14 @@
-//! Everything that touches wgpu: the device ([`context`]), the pipeline table ([`kernels`]),
-//! tile sizes ([`tiles`]), buffers ([`tensor`]), recorded dispatches ([`program`]) and the
-//! typed operations the model is built from ([`ops`]).
+//! Everything that touches wgpu, and nothing about flows: the device ([`context`]), typed
+//! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
+//! shader ([`reflect`]), pipelines built from declarations ([`pipeline`]), recorded
+//! dispatches ([`program`]) and workgroup sizes ([`tiles`]). The flow's kernels are
+//! declared in [`crate::kernels`].
 
 pub mod context;
-pub mod kernels;
-pub mod ops;
+pub mod kernel;
+pub mod pipeline;
 pub mod program;
+pub mod reflect;
 pub mod tensor;
 pub mod tiles;
 

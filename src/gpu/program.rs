@@ -1,16 +1,22 @@
-//! Recorded work: a [`Dispatch`] is a kernel with its bind group and launch size, made once
-//! and reused every step; a list of them is encoded into one compute pass and one submit.
+//! Recorded work: a [`Dispatch`] is a kernel's pipeline with its bind group, uniform buffer
+//! and launch size, made once and reused every step; a list of them is encoded into one
+//! compute pass and one submit.
 
-use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::Kernel;
-use crate::gpu::tensor::GpuTensor;
+use std::sync::Arc;
+
 use wgpu::util::DeviceExt;
+
+use crate::error::Result;
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernel::{Kernel, Params};
+use crate::gpu::pipeline::Pipeline;
+use crate::gpu::tensor::GpuTensor;
 
 /// Most workgroups per grid dimension every adapter allows.
 pub const MAX_GROUPS: u32 = 65535;
 
 pub struct Dispatch {
-    kernel: Kernel,
+    pipeline: Arc<Pipeline>,
     bind_group: wgpu::BindGroup,
     uniform: wgpu::Buffer,
     groups: [u32; 3],
@@ -18,13 +24,15 @@ pub struct Dispatch {
 
 impl Dispatch {
     /// Replaces the uniform parameters (e.g. Adam's learning rate and step) before a submit.
-    pub fn set_params<P: bytemuck::Pod>(&self, ctx: &GpuContext, params: &P) {
-        ctx.queue
+    /// The type is the one the dispatch was made with, checked by the caller's kernel.
+    pub fn set_params<P: Params>(&self, ctx: &GpuContext, params: &P) {
+        ctx.queue()
             .write_buffer(&self.uniform, 0, bytemuck::bytes_of(params));
     }
 
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
+    /// `file:entry` of the kernel (profiles and messages).
+    pub fn label(&self) -> &str {
+        &self.pipeline.label
     }
 }
 
@@ -40,30 +48,32 @@ pub fn groups_for(count: usize, per_group: u32) -> [u32; 3] {
 }
 
 impl GpuContext {
-    /// Builds a dispatch: `params` fills binding 0, `storage` bindings 1.. in order.
-    pub fn dispatch<P: bytemuck::Pod>(
+    /// Builds a dispatch of `kernel` (with `overrides` besides the tile sizes): `params`
+    /// fills binding 0, `storage` bindings 1.. in the declared order.
+    pub fn dispatch<P: Params>(
         &self,
-        kernel: Kernel,
+        kernel: &Kernel<P>,
+        overrides: &[(&'static str, f64)],
         params: &P,
         storage: &[&GpuTensor],
         groups: [u32; 3],
-    ) -> Dispatch {
-        let spec = kernel.spec();
+    ) -> Result<Dispatch> {
+        let info = &kernel.info;
         assert_eq!(
             storage.len(),
-            spec.storage.len(),
-            "{:?} takes {} storage bindings",
-            kernel,
-            spec.storage.len()
+            info.bindings.len(),
+            "{} takes {} storage bindings",
+            info.label(),
+            info.bindings.len()
         );
+        let pipeline = self.pipeline(kernel, overrides)?;
         let uniform = self
-            .device
+            .device()
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(spec.file),
+                label: Some(&pipeline.label),
                 contents: bytemuck::bytes_of(params),
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
-        let (_, layout) = self.kernels.get(kernel);
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: uniform.as_entire_binding(),
@@ -74,17 +84,17 @@ impl GpuContext {
                 resource: t.binding(),
             });
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(spec.file),
-            layout,
+        let bind_group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&pipeline.label),
+            layout: &pipeline.layout,
             entries: &entries,
         });
-        Dispatch {
-            kernel,
+        Ok(Dispatch {
+            pipeline,
             bind_group,
             uniform,
             groups,
-        }
+        })
     }
 
     /// Encodes dispatches, in order, into one compute pass (WebGPU orders their memory effects).
@@ -94,8 +104,7 @@ impl GpuContext {
             timestamp_writes: None,
         });
         for d in dispatches {
-            let (pipeline, _) = self.kernels.get(d.kernel);
-            pass.set_pipeline(pipeline);
+            pass.set_pipeline(&d.pipeline.pipeline);
             pass.set_bind_group(0, &d.bind_group, &[]);
             pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
         }
@@ -104,9 +113,9 @@ impl GpuContext {
     /// Records and submits dispatches without waiting.
     pub fn submit(&self, dispatches: &[&Dispatch]) {
         let mut encoder = self
-            .device
+            .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         self.record(&mut encoder, dispatches);
-        self.queue.submit(Some(encoder.finish()));
+        self.queue().submit(Some(encoder.finish()));
     }
 }

@@ -38,11 +38,6 @@ impl GpuTensor {
         self.len == 0
     }
 
-    /// Rows of a `[rows, cols]` tensor (the batch).
-    pub fn rows(&self) -> usize {
-        self.shape.first().copied().unwrap_or(1)
-    }
-
     /// A sub-range `[offset, offset + len)` with a new shape; `offset` must be aligned.
     pub fn view(&self, offset: usize, shape: &[usize]) -> GpuTensor {
         let len = shape.iter().product();
@@ -124,11 +119,11 @@ impl GpuContext {
             return Err(Error::Gpu(format!(
                 "{label} needs {:.1} MiB but {} binds at most {:.1} MiB per buffer; use a smaller batch or model",
                 bytes as f64 / 1048576.0,
-                self.info.name,
+                self.info().name,
                 self.max_binding_bytes() as f64 / 1048576.0
             )));
         }
-        Ok(GpuTensor::new_zeroed(&self.device, len, label).reshaped(shape))
+        Ok(GpuTensor::new_zeroed(self.device(), len, label).reshaped(shape))
     }
 
     pub fn upload(&self, data: &[f32], shape: &[usize], label: &str) -> Result<GpuTensor> {
@@ -153,7 +148,7 @@ impl GpuContext {
     pub fn write(&self, t: &GpuTensor, data: &[f32]) {
         assert_eq!(data.len(), t.len, "write must fill the whole tensor");
         if !data.is_empty() {
-            self.queue
+            self.queue()
                 .write_buffer(&t.buffer, t.byte_offset(), bytemuck::cast_slice(data));
         }
     }
@@ -162,17 +157,36 @@ impl GpuContext {
         self.write(t, bytemuck::cast_slice(data))
     }
 
-    /// Reads tensors back to the host in one submit and one wait.
+    /// Reads tensors back to the host in one submit and one wait, through one staging
+    /// buffer that is kept and grown as needed.
     pub fn read_many(&self, tensors: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
-        let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: total.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        // Mapped ranges are multiples of 8 bytes.
+        let total: u64 = tensors
+            .iter()
+            .map(|t| t.byte_len())
+            .sum::<u64>()
+            .max(8)
+            .div_ceil(8)
+            * 8;
+        let mut cached = self
+            .staging
+            .lock()
+            .map_err(|_| Error::Gpu("the readback buffer was poisoned by a panic".into()))?;
+        let staging = match cached.as_ref() {
+            Some(b) if b.size() >= total => b.clone(),
+            _ => {
+                let b = Arc::new(self.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("readback"),
+                    size: total.next_power_of_two(),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }));
+                *cached = Some(b.clone());
+                b
+            }
+        };
         let mut encoder = self
-            .device
+            .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("readback"),
             });
@@ -181,8 +195,8 @@ impl GpuContext {
             encoder.copy_buffer_to_buffer(&t.buffer, t.byte_offset(), &staging, at, t.byte_len());
             at += t.byte_len();
         }
-        self.queue.submit(Some(encoder.finish()));
-        let slice = staging.slice(..);
+        self.queue().submit(Some(encoder.finish()));
+        let slice = staging.slice(..total);
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = sender.send(r);

@@ -2,6 +2,7 @@
 //! to every parameter, recorded once per workspace as a list of dispatches that reads the
 //! activations the forward program left in the workspace.
 //!
+//! It starts from `grad_z = dL/dz`, which the loss stage ([`crate::kernels::loss`]) writes.
 //! Per coupling layer, last to first: the coupling + scale backward (gradients for the
 //! previous state and the conditioner's output), the log-scale gradient (a column sum over
 //! the batch), then the conditioner backward: for each linear layer a TN matmul giving
@@ -10,14 +11,17 @@
 //! added back into the state gradient.
 
 use crate::error::Result;
-use crate::gpu::ops::{self, padded, Epilogue, Matmul, MatmulKind};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::coupling;
+use crate::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use crate::model::layout::ParamLayout;
 use crate::model::workspace::Workspace;
 
 pub struct Backprop {
     /// `dL/dθ` in the parameter layout (padding stays zero).
     pub grads: GpuTensor,
+    /// `[batch, D]`: dL/dz, the seed of the backward pass (written by the loss stage).
+    pub grad_z: GpuTensor,
     dispatches: Vec<Dispatch>,
 }
 
@@ -31,6 +35,7 @@ impl Backprop {
         let cfg = &layout.config;
         let b = ws.batch;
         let grads = ctx.zeros(&[layout.len], "gradients")?;
+        let grad_z = ctx.zeros(&[b * cfg.dim], "loss gradient seed")?;
         let gstate = [
             ctx.zeros(&[b * cfg.dim], "state gradient")?,
             ctx.zeros(&[b * cfg.dim], "state gradient")?,
@@ -47,9 +52,12 @@ impl Backprop {
         for l in (0..cfg.layers).rev() {
             let site = ws.site(layout, l);
             let next = 1 - cur;
-            // The last layer's output gradient is z / B, read from the states by the kernels.
-            let gy = (l + 1 < cfg.layers).then_some(&gstate[cur]);
-            out.push(ops::coupling_backward(
+            let gy = if l + 1 == cfg.layers {
+                &grad_z
+            } else {
+                &gstate[cur]
+            };
+            out.push(coupling::coupling_backward(
                 ctx,
                 cfg,
                 site,
@@ -59,8 +67,8 @@ impl Backprop {
                 params,
                 &gstate[next],
                 &gh,
-            ));
-            out.push(ops::scale_grad(
+            )?);
+            out.push(coupling::scale_grad(
                 ctx,
                 cfg,
                 site,
@@ -68,7 +76,7 @@ impl Backprop {
                 &ws.states,
                 &grads,
                 layout.scale_offset(l),
-            ));
+            )?);
 
             let bufs = &ws.mlps[l];
             let slots = &layout.linears[l];
@@ -87,14 +95,14 @@ impl Backprop {
                     a_ones: true,
                     epilogue: Epilogue::None,
                 };
-                out.push(ops::matmul(
+                out.push(matmul::matmul(
                     ctx,
                     dwb,
                     input,
                     g_out,
-                    &grads.view(slot.offset, &[slot.len()]),
+                    &grads.view(slot.offset, &[slot.block_len()]),
                     None,
-                ));
+                )?);
                 // Layer 0's input gradient is only needed to pass on to an earlier layer.
                 if k == 0 && l == 0 {
                     break;
@@ -112,30 +120,31 @@ impl Backprop {
                     a_ones: false,
                     epilogue,
                 };
-                out.push(ops::matmul(
+                out.push(matmul::matmul(
                     ctx,
                     dx,
                     g_out,
-                    &params.view(slot.offset, &[slot.len()]),
+                    &params.view(slot.offset, &[slot.block_len()]),
                     dst,
                     aux,
-                ));
+                )?);
                 g_out = dst;
             }
             if l > 0 {
-                out.push(ops::scatter_add(
+                out.push(coupling::scatter_add(
                     ctx,
                     cfg,
                     b,
                     1 - cfg.transformed_part(l),
                     &gxa,
                     &gstate[next],
-                ));
+                )?);
             }
             cur = next;
         }
         Ok(Self {
             grads,
+            grad_z,
             dispatches: out,
         })
     }

@@ -1,16 +1,13 @@
 //! The flow on the GPU: `forward`, `inverse`, `inverse_with_stages`, `log_likelihood` and
 //! `sample` on batches of any size. Tensors stay on the GPU; call
-//! [`GpuContext::read`] when the host needs the numbers.
+//! [`GpuContext::read`] when the host needs the numbers. A `Flow` is `Send + Sync`.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::config::FlowConfig;
+use crate::config::{FlowConfig, Preprocess};
 use crate::error::{Error, Result};
-use crate::gpu::ops::{self, Preprocess};
 use crate::gpu::{GpuContext, GpuTensor};
+use crate::kernels::transform;
 use crate::model::layout::ParamLayout;
 use crate::model::params::FlowParams;
 use crate::model::workspace::{max_batch, Workspace};
@@ -18,12 +15,17 @@ use crate::model::workspace::{max_batch, Workspace};
 /// Largest batch run at once by the inference calls; larger inputs go through in chunks.
 pub const DEFAULT_CHUNK: usize = 1000;
 
+/// Workspaces kept per flow (each holds a batch size's activations): training, evaluation
+/// and a figure's odd size fit; the least recently used goes first.
+pub const MAX_WORKSPACES: usize = 4;
+
 pub struct Flow {
     ctx: Arc<GpuContext>,
     layout: ParamLayout,
     params: GpuTensor,
     chunk: usize,
-    workspaces: RefCell<HashMap<usize, Rc<Workspace>>>,
+    /// Most recently used last.
+    workspaces: Mutex<Vec<Arc<Workspace>>>,
 }
 
 /// What a chunked call copies out of each chunk's workspace.
@@ -43,7 +45,7 @@ impl Flow {
             layout,
             params: tensor,
             chunk,
-            workspaces: RefCell::new(HashMap::new()),
+            workspaces: Mutex::new(Vec::new()),
         })
     }
 
@@ -84,18 +86,28 @@ impl Flow {
         self.chunk = chunk.clamp(1, max_batch(&self.ctx, self.config()));
     }
 
-    /// The cached workspace for a batch size (made on first use).
-    pub fn workspace(&self, batch: usize) -> Result<Rc<Workspace>> {
-        if let Some(ws) = self.workspaces.borrow().get(&batch) {
-            return Ok(ws.clone());
+    /// The cached workspace for a batch size (made on first use; at most
+    /// [`MAX_WORKSPACES`] are kept).
+    pub fn workspace(&self, batch: usize) -> Result<Arc<Workspace>> {
+        let mut cache = self
+            .workspaces
+            .lock()
+            .map_err(|_| Error::Gpu("the workspace cache was poisoned by a panic".into()))?;
+        if let Some(i) = cache.iter().position(|ws| ws.batch == batch) {
+            let ws = cache.remove(i);
+            cache.push(ws.clone());
+            return Ok(ws);
         }
-        let ws = Rc::new(Workspace::new(
+        let ws = Arc::new(Workspace::new(
             &self.ctx,
             &self.layout,
             &self.params,
             batch,
         )?);
-        self.workspaces.borrow_mut().insert(batch, ws.clone());
+        if cache.len() >= MAX_WORKSPACES {
+            cache.remove(0);
+        }
+        cache.push(ws.clone());
         Ok(ws)
     }
 
@@ -130,12 +142,12 @@ impl Flow {
                 Output::Density(_) => self.ctx.zeros(&[n], "flow output"),
             })
             .collect::<Result<_>>()?;
-        let mut encoder = self
-            .ctx
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("flow"),
-            });
+        let mut encoder =
+            self.ctx
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("flow"),
+                });
         let row_bytes = (cfg.dim * 4) as u64;
         for start in (0..n).step_by(batch) {
             let rows = (n - start).min(batch) as u64;
@@ -165,7 +177,7 @@ impl Flow {
                 );
             }
         }
-        self.ctx.queue.submit(Some(encoder.finish()));
+        self.ctx.queue().submit(Some(encoder.finish()));
         Ok(results)
     }
 
@@ -199,7 +211,7 @@ impl Flow {
     pub fn sample_latent(&self, n: usize, temperature: f32, seed: u32) -> Result<GpuTensor> {
         let d = self.config().dim;
         let z = self.ctx.zeros(&[n, d], "latent")?;
-        let draw = ops::gaussian(&self.ctx, n * d, seed, temperature, &z, 0);
+        let draw = transform::gaussian(&self.ctx, n * d, seed, temperature, &z, 0)?;
         self.ctx.submit(&[&draw]);
         Ok(z)
     }
@@ -212,7 +224,7 @@ impl Flow {
     /// Maps flow inputs (or any stage) back to pixel intensities in [0, 1].
     pub fn to_pixels(&self, x: &GpuTensor, pre: Preprocess) -> Result<GpuTensor> {
         let out = self.ctx.zeros(x.shape(), "pixels")?;
-        let d = ops::to_pixels(&self.ctx, pre, x.len(), x, 0, &out);
+        let d = transform::to_pixels(&self.ctx, pre, x.len(), x, 0, &out)?;
         self.ctx.submit(&[&d]);
         Ok(out)
     }

@@ -8,8 +8,8 @@
 //! [`VIEW_ALIGN`] elements so it can be bound on its own.
 
 use crate::config::FlowConfig;
-use crate::gpu::ops::padded;
 use crate::gpu::tensor::{align_up, VIEW_ALIGN};
+use crate::kernels::matmul::padded;
 use crate::model::params::FlowParams;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,12 +21,8 @@ pub struct LinearSlot {
 
 impl LinearSlot {
     /// Elements the block spans: `(n_in + 1) * padded(n_out)`.
-    pub fn len(&self) -> usize {
+    pub fn block_len(&self) -> usize {
         (self.n_in + 1) * padded(self.n_out)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -53,7 +49,7 @@ impl ParamLayout {
                     n_in,
                     n_out,
                 };
-                at = align_up(at + slot.len());
+                at = align_up(at + slot.block_len());
                 mlp.push(slot);
             }
             linears.push(mlp);

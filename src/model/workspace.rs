@@ -3,8 +3,10 @@
 
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
-use crate::gpu::ops::{self, padded, CouplingSite, Epilogue, Matmul, MatmulKind};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::coupling::{self, CouplingSite};
+use crate::kernels::density;
+use crate::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use crate::model::layout::ParamLayout;
 
 /// Activations of one coupling layer's conditioner.
@@ -29,13 +31,6 @@ pub struct Workspace {
     pub density: GpuTensor,
     forward: Vec<Dispatch>,
     inverse: Vec<Dispatch>,
-}
-
-/// Bytes of GPU memory one workspace of this batch size needs (for choosing batch sizes).
-pub fn workspace_bytes(cfg: &FlowConfig, batch: usize) -> u64 {
-    let per_layer = padded(cfg.half()) + 4 * padded(cfg.hidden) + padded(cfg.mlp_out());
-    let elems = (cfg.layers + 1) * cfg.dim + cfg.layers * (per_layer + cfg.half()) + 2;
-    (elems * batch * 4) as u64
 }
 
 /// The largest batch whose biggest single buffer (the state stack) fits one storage binding.
@@ -86,8 +81,8 @@ impl Workspace {
             forward: Vec::new(),
             inverse: Vec::new(),
         };
-        ws.forward = ws.record_forward(ctx, layout, params);
-        ws.inverse = ws.record_inverse(ctx, layout, params);
+        ws.forward = ws.record_forward(ctx, layout, params)?;
+        ws.inverse = ws.record_inverse(ctx, layout, params)?;
         Ok(ws)
     }
 
@@ -115,7 +110,7 @@ impl Workspace {
         params: &GpuTensor,
         l: usize,
         out: &mut Vec<Dispatch>,
-    ) {
+    ) -> Result<()> {
         let bufs = &self.mlps[l];
         let slots = &layout.linears[l];
         for (i, slot) in slots.iter().enumerate() {
@@ -141,9 +136,10 @@ impl Workspace {
                     Epilogue::Relu
                 },
             };
-            let w = params.view(slot.offset, &[slot.len()]);
-            out.push(ops::matmul(ctx, mm, src, &w, dst, None));
+            let w = params.view(slot.offset, &[slot.block_len()]);
+            out.push(matmul::matmul(ctx, mm, src, &w, dst, None)?);
         }
+        Ok(())
     }
 
     fn record_forward(
@@ -151,13 +147,13 @@ impl Workspace {
         ctx: &GpuContext,
         layout: &ParamLayout,
         params: &GpuTensor,
-    ) -> Vec<Dispatch> {
+    ) -> Result<Vec<Dispatch>> {
         let cfg = &layout.config;
         let mut out = Vec::new();
         for l in 0..cfg.layers {
             let site = self.site(layout, l);
             let cond = 1 - cfg.transformed_part(l);
-            out.push(ops::gather(
+            out.push(coupling::gather(
                 ctx,
                 cfg,
                 self.batch,
@@ -167,10 +163,10 @@ impl Workspace {
                 None,
                 params,
                 &self.mlps[l].input,
-            ));
-            self.record_mlp(ctx, layout, params, l, &mut out);
+            )?);
+            self.record_mlp(ctx, layout, params, l, &mut out)?;
             let s_offset = l * self.batch * cfg.half();
-            out.push(ops::coupling_forward(
+            out.push(coupling::coupling_forward(
                 ctx,
                 cfg,
                 site,
@@ -179,9 +175,9 @@ impl Workspace {
                 params,
                 &self.log_scales,
                 s_offset,
-            ));
+            )?);
         }
-        out.push(ops::log_density(
+        out.push(density::log_density(
             ctx,
             cfg,
             self.batch,
@@ -192,8 +188,8 @@ impl Workspace {
             params,
             layout.scales_offset,
             &self.density,
-        ));
-        out
+        )?);
+        Ok(out)
     }
 
     fn record_inverse(
@@ -201,7 +197,7 @@ impl Workspace {
         ctx: &GpuContext,
         layout: &ParamLayout,
         params: &GpuTensor,
-    ) -> Vec<Dispatch> {
+    ) -> Result<Vec<Dispatch>> {
         let cfg = &layout.config;
         let mut out = Vec::new();
         for l in (0..cfg.layers).rev() {
@@ -209,7 +205,7 @@ impl Workspace {
             let cond = 1 - cfg.transformed_part(l);
             // The inverse reads the layer's output: gather its conditioning half, unscaled.
             let (inv_in, inv_out) = (site.out_offset, site.in_offset);
-            out.push(ops::gather(
+            out.push(coupling::gather(
                 ctx,
                 cfg,
                 self.batch,
@@ -219,23 +215,23 @@ impl Workspace {
                 Some(site.scale_offset),
                 params,
                 &self.mlps[l].input,
-            ));
-            self.record_mlp(ctx, layout, params, l, &mut out);
+            )?);
+            self.record_mlp(ctx, layout, params, l, &mut out)?;
             let inv_site = CouplingSite {
                 in_offset: inv_in,
                 out_offset: inv_out,
                 ..site
             };
-            out.push(ops::coupling_inverse(
+            out.push(coupling::coupling_inverse(
                 ctx,
                 cfg,
                 inv_site,
                 &self.states,
                 &self.mlps[l].output,
                 params,
-            ));
+            )?);
         }
-        out
+        Ok(out)
     }
 
     /// States block 0 -> block K, the per-layer log-scales and the density.

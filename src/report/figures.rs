@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
+use crate::config::Preprocess;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
-use crate::gpu::ops::Preprocess;
 use crate::gpu::GpuTensor;
 use crate::model::Flow;
 use crate::report::image_grid::{write_png, Grid};

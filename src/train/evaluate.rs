@@ -1,8 +1,11 @@
 //! Log-likelihood of a whole image set on the GPU, in chunks, one submit per dequantization
-//! draw, one readback at the end.
+//! draw, one readback at the end. The per-image loss comes from the same loss stage as
+//! training's ([`crate::kernels::loss`]).
 
+use crate::config::Preprocess;
 use crate::error::Result;
-use crate::gpu::ops::{self, Preprocess};
+use crate::kernels::loss::{self, LossBuffers};
+use crate::kernels::transform::{self, DequantizeParams};
 use crate::model::likelihood::{mean_and_se, nats_to_bpd};
 use crate::model::Flow;
 use crate::train::gpu_data::GpuImages;
@@ -22,13 +25,29 @@ pub fn nats_per_image(
     let batch = images.count.min(crate::model::flow::DEFAULT_CHUNK);
     let ws = flow.workspace(batch)?;
     let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
-    let log_p = ctx.zeros(&[images.count], "log p")?;
-    let log_det_pre = ctx.zeros(&[images.count], "transform log-det")?;
+    let nll = ctx.zeros(&[batch], "loss per image")?;
+    let sums = ctx.zeros(&[2], "loss sums")?;
+    let all_nll = ctx.zeros(&[images.count], "loss per image")?;
+    let cfg = flow.config();
+    let loss = loss::loss_per_image(
+        ctx,
+        batch,
+        dim,
+        ws.state_offset(cfg, cfg.layers),
+        LossBuffers {
+            density: &ws.density,
+            pre_logdet: &pre_logdet,
+            states: &ws.states,
+            nll: &nll,
+            sums: &sums,
+            grad_z: None,
+        },
+    )?;
     let mut total = vec![0.0f64; images.count];
     let passes = draws.max(1);
     for draw in 0..passes {
         let mut encoder = ctx
-            .device
+            .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("evaluate"),
             });
@@ -36,41 +55,35 @@ pub fn nats_per_image(
         let mut keep = Vec::new();
         for start in (0..images.count).step_by(batch) {
             let rows = (images.count - start).min(batch);
-            let mut dq = pre.params(rows, dim, seed.wrapping_add(draw), draws > 0);
-            dq.index_offset = start as u32;
-            let d = ops::dequantize(
+            let dq = DequantizeParams {
+                index_offset: start as u32,
+                ..transform::dequantize_params(pre, rows, dim, seed.wrapping_add(draw), draws > 0)
+            };
+            let d = transform::dequantize(
                 ctx,
                 dq,
                 &images.pixels,
                 &images.identity,
                 &ws.states,
                 &pre_logdet,
-            );
+            )?;
             let mut list = vec![&d];
             list.extend(ws.forward());
+            list.push(&loss);
             ctx.record(&mut encoder, &list);
-            let rows_bytes = (rows * 4) as u64;
-            let at = (start * 4) as u64;
             encoder.copy_buffer_to_buffer(
-                ws.density.buffer(),
-                ws.density.byte_offset() + (batch * 4) as u64,
-                log_p.buffer(),
-                log_p.byte_offset() + at,
-                rows_bytes,
-            );
-            encoder.copy_buffer_to_buffer(
-                pre_logdet.buffer(),
-                pre_logdet.byte_offset(),
-                log_det_pre.buffer(),
-                log_det_pre.byte_offset() + at,
-                rows_bytes,
+                nll.buffer(),
+                nll.byte_offset(),
+                all_nll.buffer(),
+                all_nll.byte_offset() + (start * 4) as u64,
+                (rows * 4) as u64,
             );
             keep.push(d);
         }
-        ctx.queue.submit(Some(encoder.finish()));
-        let got = ctx.read_many(&[&log_p, &log_det_pre])?;
-        for (i, t) in total.iter_mut().enumerate() {
-            *t += crate::model::likelihood::nats_per_image(got[0][i] as f64, got[1][i] as f64, dim);
+        ctx.queue().submit(Some(encoder.finish()));
+        let got = ctx.read(&all_nll)?;
+        for (t, v) in total.iter_mut().zip(got) {
+            *t += v as f64;
         }
     }
     Ok(total.into_iter().map(|t| t / passes as f64).collect())

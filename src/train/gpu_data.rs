@@ -45,19 +45,26 @@ impl GpuImages {
     pub fn dequantized(
         &self,
         ctx: &GpuContext,
-        pre: crate::gpu::ops::Preprocess,
+        pre: crate::config::Preprocess,
         noise_seed: Option<u32>,
     ) -> Result<GpuTensor> {
         let x = ctx.zeros(&[self.count, self.dim], "dequantized images")?;
         let pre_logdet = ctx.zeros(&[self.count], "transform log-det")?;
-        let params = pre.params(
+        let params = crate::kernels::transform::dequantize_params(
+            pre,
             self.count,
             self.dim,
             noise_seed.unwrap_or(0),
             noise_seed.is_some(),
         );
-        let d =
-            crate::gpu::ops::dequantize(ctx, params, &self.pixels, &self.identity, &x, &pre_logdet);
+        let d = crate::kernels::transform::dequantize(
+            ctx,
+            params,
+            &self.pixels,
+            &self.identity,
+            &x,
+            &pre_logdet,
+        )?;
         ctx.submit(&[&d]);
         Ok(x)
     }

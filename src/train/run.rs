@@ -11,10 +11,10 @@ use std::time::Instant;
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Preprocess;
 use crate::config::{AdamConfig, FlowConfig};
 use crate::data::{self, DatasetName, ImageSet, Splits};
 use crate::error::{Error, Result};
-use crate::gpu::ops::Preprocess;
 use crate::gpu::GpuContext;
 use crate::model::likelihood::nats_to_bpd;
 use crate::model::params::FlowParams;
@@ -352,7 +352,6 @@ pub fn train(
     let elapsed0 = state.elapsed_s;
     let mut samples_done = 0u64;
     let mut interrupted = false;
-    let d_ln256 = dim as f64 * 256f64.ln();
     'epochs: while state.epoch < opts.epochs {
         let order = epoch_order(opts.seed, state.epoch, splits.train.len());
         step.set_order(&ctx, &order);
@@ -385,7 +384,7 @@ pub fn train(
                 state.epoch_loss_sum += nats * steps as f64;
                 state.epoch_loss_steps += steps as u64;
                 state.elapsed_s = elapsed0 + started.elapsed().as_secs_f64();
-                let bpd = nats_to_bpd(nats + d_ln256, dim);
+                let bpd = nats_to_bpd(nats, dim);
                 let epoch_f =
                     state.epoch as f64 + state.step_in_epoch as f64 / steps_per_epoch as f64;
                 metrics.write(&MetricRow {
@@ -406,7 +405,7 @@ pub fn train(
         }
         // End of epoch: train mean, validation, checkpoints.
         let train_bpd = nats_to_bpd(
-            state.epoch_loss_sum / state.epoch_loss_steps.max(1) as f64 + d_ln256,
+            state.epoch_loss_sum / state.epoch_loss_steps.max(1) as f64,
             dim,
         );
         let valid = evaluate(&flow, &valid_gpu, pre, 1, VALID_SEED)?;

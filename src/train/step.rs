@@ -1,14 +1,16 @@
 //! One training step as a single submit: dequantize the batch from the GPU-resident images,
-//! forward, backward, gradient norm, Adam, and add the batch loss to an on-GPU sum. The host
-//! only writes the step's uniforms (image offset, learning rate, step number); it reads the
-//! loss sum back once per logging interval.
+//! forward, the loss stage (per-sample loss, its running sum and the gradient seed),
+//! backward, gradient norm and Adam. The host only writes the step's uniforms (image
+//! offset, learning rate, step number); it reads the loss sum back once per logging interval.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
-use crate::config::AdamConfig;
+use crate::config::{AdamConfig, Preprocess};
 use crate::error::{Error, Result};
-use crate::gpu::ops::{self, AdamParams, Preprocess};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::loss::{self, LossBuffers};
+use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use crate::kernels::transform::{self, DequantizeParams};
 use crate::model::backprop::Backprop;
 use crate::model::workspace::Workspace;
 use crate::model::Flow;
@@ -16,7 +18,7 @@ use crate::train::gpu_data::GpuImages;
 
 pub struct TrainStep {
     pub batch: usize,
-    ws: Rc<Workspace>,
+    ws: Arc<Workspace>,
     backprop: Backprop,
     /// Adam's first and second moments, in the parameter layout.
     pub m: GpuTensor,
@@ -25,15 +27,16 @@ pub struct TrainStep {
     /// The epoch's shuffled image order.
     order: GpuTensor,
     pre_logdet: GpuTensor,
+    /// `[batch]`: the last batch's loss per image, in nats.
+    nll: GpuTensor,
     loss_sums: GpuTensor,
     dequantize: Dispatch,
+    loss: [Dispatch; 2],
     grad_norm: [Dispatch; 2],
     adam: Dispatch,
-    accumulate: Dispatch,
-    pre: Preprocess,
+    dequantize_params: DequantizeParams,
     adam_cfg: AdamConfig,
     param_count: usize,
-    dim: usize,
 }
 
 impl TrainStep {
@@ -57,21 +60,37 @@ impl TrainStep {
         let backprop = Backprop::new(ctx, layout, params, &ws)?;
         let m = ctx.zeros(&[layout.len], "adam m")?;
         let v = ctx.zeros(&[layout.len], "adam v")?;
-        let norm = ctx.zeros(&[ops::NORM_PARTIALS + 1], "gradient norm")?;
+        let norm = ctx.zeros(&[NORM_PARTIALS + 1], "gradient norm")?;
         let order = ctx.zeros(&[images.count], "epoch order")?;
         let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
+        let nll = ctx.zeros(&[batch], "loss per image")?;
         let loss_sums = ctx.zeros(&[2], "loss sums")?;
         let dim = layout.config.dim;
-        let dequantize = ops::dequantize(
+        let dequantize_params = transform::dequantize_params(pre, batch, dim, 0, true);
+        let dequantize = transform::dequantize(
             ctx,
-            pre.params(batch, dim, 0, true),
+            dequantize_params,
             &images.pixels,
             &order,
             &ws.states,
             &pre_logdet,
-        );
-        let grad_norm = ops::grad_norm(ctx, &backprop.grads, &norm);
-        let adam = ops::adam(
+        )?;
+        let loss = loss::loss(
+            ctx,
+            batch,
+            dim,
+            ws.state_offset(&layout.config, layout.config.layers),
+            LossBuffers {
+                density: &ws.density,
+                pre_logdet: &pre_logdet,
+                states: &ws.states,
+                nll: &nll,
+                sums: &loss_sums,
+                grad_z: Some(&backprop.grad_z),
+            },
+        )?;
+        let grad_norm = optimizer::grad_norm(ctx, &backprop.grads, &norm)?;
+        let adam = optimizer::adam(
             ctx,
             AdamParams::for_step(&adam_cfg, layout.len, 1, 0.0),
             params,
@@ -79,8 +98,7 @@ impl TrainStep {
             &m,
             &v,
             &norm,
-        );
-        let accumulate = ops::accumulate_nll(ctx, batch, &ws.density, &pre_logdet, &loss_sums);
+        )?;
         Ok(Self {
             batch,
             ws,
@@ -90,15 +108,15 @@ impl TrainStep {
             norm,
             order,
             pre_logdet,
+            nll,
             loss_sums,
             dequantize,
+            loss,
             grad_norm,
             adam,
-            accumulate,
-            pre,
+            dequantize_params,
             adam_cfg,
             param_count: layout.len,
-            dim,
         })
     }
 
@@ -110,8 +128,11 @@ impl TrainStep {
     /// Queues step `t` (from 1) on images `order[offset .. offset + batch]`, dequantized with
     /// noise stream `seed`, at learning rate `lr`. Returns without waiting.
     pub fn step(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
-        let mut dq = self.pre.params(self.batch, self.dim, seed, true);
-        dq.index_offset = offset as u32;
+        let dq = DequantizeParams {
+            seed,
+            index_offset: offset as u32,
+            ..self.dequantize_params
+        };
         self.dequantize.set_params(ctx, &dq);
         self.adam.set_params(
             ctx,
@@ -119,15 +140,15 @@ impl TrainStep {
         );
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
         list.extend(self.ws.forward());
+        list.extend(self.loss.iter());
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
         list.push(&self.adam);
-        list.push(&self.accumulate);
         ctx.submit(&list);
     }
 
-    /// Mean training loss since the last call, in nats per image *before* the 8-bit bin term
-    /// (`-(log p(y) + log|dy/dv|)`), and the number of steps it covers; clears the sums.
+    /// Mean training loss since the last call, in nats per 8-bit image (the per-step batch
+    /// means averaged), and the number of steps it covers; clears the sums.
     pub fn take_loss(&self, ctx: &GpuContext) -> Result<(f64, u32)> {
         let sums = ctx.read(&self.loss_sums)?;
         ctx.write(&self.loss_sums, &[0.0, 0.0]);
@@ -144,7 +165,7 @@ impl TrainStep {
 
     /// The gradient norm of the last step (before clipping).
     pub fn last_grad_norm(&self, ctx: &GpuContext) -> Result<f64> {
-        Ok(ctx.read(&self.norm)?[ops::NORM_PARTIALS] as f64)
+        Ok(ctx.read(&self.norm)?[NORM_PARTIALS] as f64)
     }
 
     pub fn read_moments(&self, ctx: &GpuContext) -> Result<(Vec<f32>, Vec<f32>)> {
@@ -167,6 +188,11 @@ impl TrainStep {
     /// The per-sample transform log-det of the last batch (tests).
     pub fn pre_logdet(&self) -> &GpuTensor {
         &self.pre_logdet
+    }
+
+    /// The last batch's loss per image in nats, as the loss stage computed it (tests).
+    pub fn nll(&self) -> &GpuTensor {
+        &self.nll
     }
 
     pub fn gradients(&self) -> &GpuTensor {

@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use flowgpu::gpu::ops::padded;
 use flowgpu::gpu::{AdapterChoice, GpuContext, TileConfig};
+use flowgpu::kernels::matmul::padded;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// Contexts for every tile variant in `TileConfig::TEST_VARIANTS`, made once per test binary.

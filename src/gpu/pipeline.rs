@@ -1,0 +1,147 @@
+//! Compute pipelines built from kernel declarations, once per (kernel, overrides) and
+//! cached by the context. A declaration that disagrees with its shader (see
+//! [`crate::gpu::reflect::check`]) or a shader the device rejects becomes an error naming
+//! the kernel, not a validation panic later.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::gpu::kernel::{Access, AnyKernel, Workgroup};
+use crate::gpu::reflect;
+use crate::gpu::tiles::TileConfig;
+
+/// A built pipeline and the bind group layout its dispatches use.
+pub struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+    /// `file:entry`.
+    pub label: String,
+}
+
+/// The workgroup-size overrides a kernel is built with under `tiles`.
+pub fn workgroup_overrides(workgroup: Workgroup, tiles: &TileConfig) -> Vec<(&'static str, f64)> {
+    match workgroup {
+        Workgroup::Matmul => vec![
+            ("WG_X", tiles.matmul_wg_x as f64),
+            ("WG_Y", tiles.matmul_wg_y as f64),
+        ],
+        Workgroup::Elementwise => vec![("WG", tiles.elementwise_wg as f64)],
+        Workgroup::Reduce => vec![("WG", tiles.reduce_wg as f64)],
+    }
+}
+
+type Key = (&'static str, &'static str, Vec<(&'static str, u64)>);
+
+/// Pipelines built so far, shared by every dispatch of a context.
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    built: Mutex<HashMap<Key, Arc<Pipeline>>>,
+}
+
+impl PipelineCache {
+    /// The pipeline of `kernel` with the tile overrides and `overrides`, built on first use.
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        tiles: &TileConfig,
+        kernel: &dyn AnyKernel,
+        overrides: &[(&'static str, f64)],
+    ) -> Result<Arc<Pipeline>> {
+        let info = kernel.info();
+        let key: Key = (
+            info.file,
+            info.entry,
+            overrides.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
+        );
+        let mut built = self
+            .built
+            .lock()
+            .map_err(|_| Error::Gpu("the pipeline cache was poisoned by a panic".into()))?;
+        if let Some(p) = built.get(&key) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(build(device, tiles, kernel, overrides)?);
+        built.insert(key, p.clone());
+        Ok(p)
+    }
+}
+
+fn build(
+    device: &wgpu::Device,
+    tiles: &TileConfig,
+    kernel: &dyn AnyKernel,
+    overrides: &[(&'static str, f64)],
+) -> Result<Pipeline> {
+    let info = kernel.info();
+    let label = info.label();
+    let iface = reflect::check(kernel)
+        .map_err(|e| Error::Gpu(format!("kernel {label} does not match its shader: {e}")))?;
+    for (name, _) in overrides {
+        if !info.overrides.contains(name) {
+            return Err(Error::Gpu(format!(
+                "kernel {label} has no declared override `{name}`"
+            )));
+        }
+    }
+    let source = info.full_source();
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(&label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: wgpu::BufferSize::new(iface.params_size as u64),
+        },
+        count: None,
+    }];
+    for b in &iface.storage {
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding: b.binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage {
+                    read_only: b.access == Access::Read,
+                },
+                has_dynamic_offset: false,
+                min_binding_size: wgpu::BufferSize::new(b.min_size),
+            },
+            count: None,
+        });
+    }
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(&label),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(&label),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let mut constants = workgroup_overrides(info.workgroup, tiles);
+    constants.extend_from_slice(overrides);
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(&label),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some(info.entry),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants: &constants,
+            zero_initialize_workgroup_memory: false,
+        },
+        cache: None,
+    });
+    if let Some(err) = pollster::block_on(scope.pop()) {
+        return Err(Error::Gpu(format!("building kernel {label} failed: {err}")));
+    }
+    Ok(Pipeline {
+        pipeline,
+        layout,
+        label,
+    })
+}

@@ -1,0 +1,386 @@
+//! The coupling layers' elementwise kernels: split (`gather.wgsl`), the coupling plus the
+//! per-layer scale forward and inverse (`coupling_forward.wgsl`, `coupling_inverse.wgsl`),
+//! their backward (`coupling_backward.wgsl`, `scale_grad.wgsl`) and the merge of the
+//! conditioning half's gradient (`scatter_add.wgsl`). Reference: `reference::flow` and
+//! `reference::backward`.
+
+use crate::config::{CouplingKind, FlowConfig, MaskKind};
+use crate::error::Result;
+use crate::gpu::kernel::{read, write, Kernel, KernelInfo, SharedConst, Workgroup};
+use crate::gpu::program::groups_for;
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::matmul::padded;
+use crate::kernels::{u, COMMON};
+
+/// The mask and coupling codes as common.wgsl names them.
+pub const SHARED_CONSTANTS: [SharedConst; 4] = [
+    SharedConst {
+        name: "MASK_HALVES",
+        value: MASK_HALVES,
+    },
+    SharedConst {
+        name: "MASK_INTERLEAVED",
+        value: MASK_INTERLEAVED,
+    },
+    SharedConst {
+        name: "COUPLING_ADDITIVE",
+        value: COUPLING_ADDITIVE,
+    },
+    SharedConst {
+        name: "COUPLING_AFFINE",
+        value: COUPLING_AFFINE,
+    },
+];
+const MASK_HALVES: u32 = 0;
+const MASK_INTERLEAVED: u32 = 1;
+const COUPLING_ADDITIVE: u32 = 0;
+const COUPLING_AFFINE: u32 = 1;
+
+pub(crate) fn mask_code(mask: MaskKind) -> u32 {
+    match mask {
+        MaskKind::Halves => MASK_HALVES,
+        MaskKind::Interleaved => MASK_INTERLEAVED,
+    }
+}
+
+pub(crate) fn coupling_code(kind: CouplingKind) -> u32 {
+    match kind {
+        CouplingKind::Additive => COUPLING_ADDITIVE,
+        CouplingKind::Affine => COUPLING_AFFINE,
+    }
+}
+
+const fn elementwise<P>(
+    file: &'static str,
+    source: &'static str,
+    bindings: &'static [crate::gpu::kernel::Binding],
+) -> Kernel<P> {
+    Kernel::new(KernelInfo {
+        file,
+        source,
+        snippets: &[COMMON],
+        entry: "main",
+        bindings,
+        workgroup: Workgroup::Elementwise,
+        overrides: &[],
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Split
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/gather.wgsl.
+    pub struct GatherParams {
+        pub batch: u32,
+        pub dim: u32,
+        pub half: u32,
+        pub mask: u32,
+        pub src_offset: u32,
+        pub part: u32,
+        pub unscale: u32,
+        pub scale_offset: u32,
+        pub dst_ld: u32,
+        pub _pad: [u32; 3],
+    }
+}
+
+pub const GATHER: Kernel<GatherParams> = elementwise(
+    "gather.wgsl",
+    include_str!("../../shaders/gather.wgsl"),
+    &[read("states"), read("params"), write("dst")],
+);
+
+/// `dst[b, j] = states[src_offset + b * D + part_index(part, j)]`, times `exp(-scale)` when
+/// `unscale` is given (the offset of `s_l` in `params`).
+#[allow(clippy::too_many_arguments)]
+pub fn gather(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    batch: usize,
+    states: &GpuTensor,
+    src_offset: usize,
+    part: usize,
+    unscale: Option<usize>,
+    params: &GpuTensor,
+    dst: &GpuTensor,
+) -> Result<Dispatch> {
+    assert!(states.len() >= src_offset + batch * cfg.dim);
+    assert!(dst.len() >= batch * padded(cfg.half()));
+    let p = GatherParams {
+        batch: u(batch),
+        dim: u(cfg.dim),
+        half: u(cfg.half()),
+        mask: mask_code(cfg.mask),
+        src_offset: u(src_offset),
+        part: u(part),
+        unscale: unscale.is_some() as u32,
+        scale_offset: u(unscale.unwrap_or(0)),
+        dst_ld: u(padded(cfg.half())),
+        _pad: [0; 3],
+    };
+    ctx.dispatch(
+        &GATHER,
+        &[],
+        &p,
+        &[states, params, dst],
+        groups_for(batch * cfg.half(), ctx.tiles().elementwise_wg),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Coupling and scale, forward and inverse
+
+crate::gpu_params! {
+    /// Mirror of `CouplingParams` in shaders/common.wgsl.
+    pub struct CouplingParams {
+        pub batch: u32,
+        pub dim: u32,
+        pub half: u32,
+        pub mask: u32,
+        pub in_offset: u32,
+        pub out_offset: u32,
+        pub tpart: u32,
+        pub coupling: u32,
+        pub h_ld: u32,
+        pub s_offset: u32,
+        pub scale_offset: u32,
+        pub bound: f32,
+    }
+}
+
+impl CouplingParams {
+    fn new(cfg: &FlowConfig, site: CouplingSite, s_offset: usize) -> Self {
+        Self {
+            batch: u(site.batch),
+            dim: u(cfg.dim),
+            half: u(cfg.half()),
+            mask: mask_code(cfg.mask),
+            in_offset: u(site.in_offset),
+            out_offset: u(site.out_offset),
+            tpart: u(cfg.transformed_part(site.layer)),
+            coupling: coupling_code(cfg.coupling),
+            h_ld: u(padded(cfg.mlp_out())),
+            s_offset: u(s_offset),
+            scale_offset: u(site.scale_offset),
+            bound: cfg.scale_bound,
+        }
+    }
+}
+
+/// Where one coupling layer reads and writes inside the state and parameter buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct CouplingSite {
+    pub layer: usize,
+    pub batch: usize,
+    /// Offsets (elements) in `states` of the layer's input x_l and output x_{l+1}.
+    pub in_offset: usize,
+    pub out_offset: usize,
+    /// Offset of `s_l` in the parameter buffer.
+    pub scale_offset: usize,
+}
+
+pub const COUPLING_FORWARD: Kernel<CouplingParams> = elementwise(
+    "coupling_forward.wgsl",
+    include_str!("../../shaders/coupling_forward.wgsl"),
+    &[
+        write("states"),
+        read("h"),
+        read("params"),
+        write("log_scales"),
+    ],
+);
+
+pub const COUPLING_INVERSE: Kernel<CouplingParams> = elementwise(
+    "coupling_inverse.wgsl",
+    include_str!("../../shaders/coupling_inverse.wgsl"),
+    &[write("states"), read("h"), read("params")],
+);
+
+/// Forward coupling + scale; writes `states[out]` and (affine) the layer's bounded log-scales
+/// at `s_offset` in `log_scales`.
+#[allow(clippy::too_many_arguments)]
+pub fn coupling_forward(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    site: CouplingSite,
+    states: &GpuTensor,
+    h: &GpuTensor,
+    params: &GpuTensor,
+    log_scales: &GpuTensor,
+    s_offset: usize,
+) -> Result<Dispatch> {
+    assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
+    let p = CouplingParams::new(cfg, site, s_offset);
+    let groups = groups_for(site.batch * cfg.dim, ctx.tiles().elementwise_wg);
+    ctx.dispatch(
+        &COUPLING_FORWARD,
+        &[],
+        &p,
+        &[states, h, params, log_scales],
+        groups,
+    )
+}
+
+/// Inverse coupling + scale: `states[out] = layer^-1(states[in])`, `h` computed from the
+/// gathered, unscaled conditioning half of `states[in]`.
+pub fn coupling_inverse(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    site: CouplingSite,
+    states: &GpuTensor,
+    h: &GpuTensor,
+    params: &GpuTensor,
+) -> Result<Dispatch> {
+    assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
+    let p = CouplingParams::new(cfg, site, 0);
+    let groups = groups_for(site.batch * cfg.dim, ctx.tiles().elementwise_wg);
+    ctx.dispatch(&COUPLING_INVERSE, &[], &p, &[states, h, params], groups)
+}
+
+// ---------------------------------------------------------------------------------------
+// Backward
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/coupling_backward.wgsl.
+    pub struct CouplingBackwardParams {
+        pub layer: CouplingParams,
+        pub inv_batch: f32,
+        pub _pad: [u32; 3],
+    }
+}
+
+pub const COUPLING_BACKWARD: Kernel<CouplingBackwardParams> = elementwise(
+    "coupling_backward.wgsl",
+    include_str!("../../shaders/coupling_backward.wgsl"),
+    &[
+        read("gy"),
+        read("states"),
+        read("h"),
+        read("params"),
+        write("gx"),
+        write("gh"),
+    ],
+);
+
+/// Backward of coupling + scale: from `gy = dL/dx_{l+1}` to `gx = dL/dx_l` and the
+/// conditioner output's gradient `gh`.
+#[allow(clippy::too_many_arguments)]
+pub fn coupling_backward(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    site: CouplingSite,
+    gy: &GpuTensor,
+    states: &GpuTensor,
+    h: &GpuTensor,
+    params: &GpuTensor,
+    gx: &GpuTensor,
+    gh: &GpuTensor,
+) -> Result<Dispatch> {
+    assert!(gy.len() >= site.batch * cfg.dim && gx.len() >= site.batch * cfg.dim);
+    let p = CouplingBackwardParams {
+        layer: CouplingParams::new(cfg, site, 0),
+        inv_batch: 1.0 / site.batch as f32,
+        _pad: [0; 3],
+    };
+    let groups = groups_for(site.batch * cfg.dim, ctx.tiles().elementwise_wg);
+    ctx.dispatch(
+        &COUPLING_BACKWARD,
+        &[],
+        &p,
+        &[gy, states, h, params, gx, gh],
+        groups,
+    )
+}
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/scale_grad.wgsl.
+    pub struct ScaleGradParams {
+        pub batch: u32,
+        pub dim: u32,
+        pub out_offset: u32,
+        pub grad_offset: u32,
+    }
+}
+
+pub const SCALE_GRAD: Kernel<ScaleGradParams> = elementwise(
+    "scale_grad.wgsl",
+    include_str!("../../shaders/scale_grad.wgsl"),
+    &[read("gy"), read("states"), write("grads")],
+);
+
+/// `grads[grad_offset + d] = sum_b gy[b, d] x_{l+1}[b, d] - 1`.
+pub fn scale_grad(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    site: CouplingSite,
+    gy: &GpuTensor,
+    states: &GpuTensor,
+    grads: &GpuTensor,
+    grad_offset: usize,
+) -> Result<Dispatch> {
+    assert!(gy.len() >= site.batch * cfg.dim && grads.len() >= grad_offset + cfg.dim);
+    let p = ScaleGradParams {
+        batch: u(site.batch),
+        dim: u(cfg.dim),
+        out_offset: u(site.out_offset),
+        grad_offset: u(grad_offset),
+    };
+    ctx.dispatch(
+        &SCALE_GRAD,
+        &[],
+        &p,
+        &[gy, states, grads],
+        groups_for(cfg.dim, ctx.tiles().elementwise_wg),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Merge
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/scatter_add.wgsl.
+    pub struct ScatterParams {
+        pub batch: u32,
+        pub dim: u32,
+        pub half: u32,
+        pub mask: u32,
+        pub part: u32,
+        pub src_ld: u32,
+        pub _pad: [u32; 2],
+    }
+}
+
+pub const SCATTER_ADD: Kernel<ScatterParams> = elementwise(
+    "scatter_add.wgsl",
+    include_str!("../../shaders/scatter_add.wgsl"),
+    &[read("src"), write("dst")],
+);
+
+/// `dst[b, part_index(part, j)] += src[b, j]` (`src` with [`padded`] rows).
+pub fn scatter_add(
+    ctx: &GpuContext,
+    cfg: &FlowConfig,
+    batch: usize,
+    part: usize,
+    src: &GpuTensor,
+    dst: &GpuTensor,
+) -> Result<Dispatch> {
+    assert!(src.len() >= batch * padded(cfg.half()) && dst.len() >= batch * cfg.dim);
+    let p = ScatterParams {
+        batch: u(batch),
+        dim: u(cfg.dim),
+        half: u(cfg.half()),
+        mask: mask_code(cfg.mask),
+        part: u(part),
+        src_ld: u(padded(cfg.half())),
+        _pad: [0; 2],
+    };
+    ctx.dispatch(
+        &SCATTER_ADD,
+        &[],
+        &p,
+        &[src, dst],
+        groups_for(batch * cfg.half(), ctx.tiles().elementwise_wg),
+    )
+}

@@ -1,0 +1,196 @@
+//! Matrix products of the conditioners' linear layers: `C = A B` (forward, with the bias
+//! trick and a ReLU epilogue), `C = A^T B` (weight and bias gradients) and `C = A B^T`
+//! (input gradients through the ReLU's derivative). Shaders: `matmul_{nn,tn,nt}.wgsl` with
+//! `matmul_common.wgsl`; reference: `reference::mlp`.
+//!
+//! Every matrix is row-major with a row stride of [`padded`] columns, so rows can be read
+//! as vec4; the padding is zero and stays zero (kernels never write it).
+
+use crate::error::Result;
+use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
+use crate::gpu::program::MAX_GROUPS;
+use crate::gpu::tiles::{MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::{u, COMMON, MATMUL_COMMON};
+
+crate::gpu_params! {
+    /// Mirror of `MatmulParams` in shaders/matmul_common.wgsl.
+    pub struct MatmulParams {
+        pub m: u32,
+        pub n: u32,
+        pub k: u32,
+        pub lda: u32,
+        pub ldb: u32,
+        pub ldc: u32,
+        pub a_ones: u32,
+        pub _pad0: u32,
+    }
+}
+
+const BINDINGS: &[Binding] = &[read("a"), read("b"), write("c"), read("aux")];
+
+const fn matmul_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+    Kernel::new(KernelInfo {
+        file,
+        source,
+        snippets: &[COMMON, MATMUL_COMMON],
+        entry: "main",
+        bindings: BINDINGS,
+        workgroup: Workgroup::Matmul,
+        overrides: &["EPILOGUE"],
+    })
+}
+
+pub const MATMUL_NN: Kernel<MatmulParams> = matmul_kernel(
+    "matmul_nn.wgsl",
+    include_str!("../../shaders/matmul_nn.wgsl"),
+);
+pub const MATMUL_TN: Kernel<MatmulParams> = matmul_kernel(
+    "matmul_tn.wgsl",
+    include_str!("../../shaders/matmul_tn.wgsl"),
+);
+pub const MATMUL_NT: Kernel<MatmulParams> = matmul_kernel(
+    "matmul_nt.wgsl",
+    include_str!("../../shaders/matmul_nt.wgsl"),
+);
+
+/// Which operand is transposed: the three products a linear layer needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKind {
+    /// `C = A B`
+    NN,
+    /// `C = A B^T`
+    NT,
+    /// `C = A^T B`
+    TN,
+}
+
+/// Applied to each element of C before it is stored; a pipeline override (`EPILOGUE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Epilogue {
+    None = 0,
+    Relu = 1,
+    /// Multiply by `aux > 0`: the ReLU derivative, `aux` holding the ReLU's output.
+    ReluGrad = 2,
+}
+
+/// The epilogue codes as matmul_common.wgsl names them.
+pub const SHARED_CONSTANTS: [SharedConst; 3] = [
+    SharedConst {
+        name: "EPILOGUE_NONE",
+        value: Epilogue::None as u32,
+    },
+    SharedConst {
+        name: "EPILOGUE_RELU",
+        value: Epilogue::Relu as u32,
+    },
+    SharedConst {
+        name: "EPILOGUE_RELU_GRAD",
+        value: Epilogue::ReluGrad as u32,
+    },
+];
+
+/// Row stride of every matrix the matmul kernels touch: columns rounded up to a multiple of
+/// 4, so rows can be read as vec4.
+pub fn padded(cols: usize) -> usize {
+    cols.div_ceil(4) * 4
+}
+
+/// A product `C[m, n] = opA(A)[m, k] opB(B)[k, n]` on row-major matrices with [`padded`]
+/// row strides.
+#[derive(Clone, Copy, Debug)]
+pub struct Matmul {
+    pub kind: MatmulKind,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// The bias trick: opA's last column (NN) or last row (TN) is ones, not stored in A;
+    /// B (NN) or C (TN) then has one more row than A has columns: the bias.
+    pub a_ones: bool,
+    pub epilogue: Epilogue,
+}
+
+impl Matmul {
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+
+    /// Stored (rows, cols) of A, B and C; row strides are `padded(cols)`.
+    pub fn stored_shapes(&self) -> [(usize, usize); 3] {
+        let ones = self.a_ones as usize;
+        match self.kind {
+            MatmulKind::NN => [(self.m, self.k - ones), (self.k, self.n), (self.m, self.n)],
+            MatmulKind::TN => [(self.k, self.m - ones), (self.k, self.n), (self.m, self.n)],
+            MatmulKind::NT => [(self.m, self.k), (self.n, self.k), (self.m, self.n)],
+        }
+    }
+}
+
+/// `aux` (the ReLU output, C's shape) is needed by [`Epilogue::ReluGrad`] only.
+pub fn matmul(
+    ctx: &GpuContext,
+    mm: Matmul,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    c: &GpuTensor,
+    aux: Option<&GpuTensor>,
+) -> Result<Dispatch> {
+    assert!(
+        !(mm.a_ones && mm.kind == MatmulKind::NT),
+        "the bias trick is for NN and TN"
+    );
+    assert!(mm.m > 0 && mm.n > 0 && mm.k > 0, "empty matmul {mm:?}");
+    let [sa, sb, sc] = mm.stored_shapes();
+    for (name, t, (rows, cols)) in [("A", a, sa), ("B", b, sb), ("C", c, sc)] {
+        assert!(
+            t.len() >= rows * padded(cols),
+            "matmul {name} holds {} < {rows} x {} elements",
+            t.len(),
+            padded(cols)
+        );
+    }
+    if mm.epilogue == Epilogue::ReluGrad {
+        assert!(
+            aux.is_some_and(|t| t.len() >= sc.0 * padded(sc.1)),
+            "ReluGrad needs aux of C's shape"
+        );
+    }
+    let aux = aux.unwrap_or(ctx.unused());
+    let (kernel, tile) = match mm.kind {
+        MatmulKind::NN => (&MATMUL_NN, MATMUL_REGISTER_TILE),
+        MatmulKind::TN => (&MATMUL_TN, MATMUL_REGISTER_TILE),
+        MatmulKind::NT => (&MATMUL_NT, MATMUL_NT_REGISTER_TILE),
+    };
+    let params = MatmulParams {
+        m: u(mm.m),
+        n: u(mm.n),
+        // NN loops over the stored columns of A and adds the bias row after.
+        k: u(if mm.kind == MatmulKind::NN {
+            sa.1
+        } else {
+            mm.k
+        }),
+        lda: u(padded(sa.1)),
+        ldb: u(padded(sb.1)),
+        ldc: u(padded(sc.1)),
+        a_ones: mm.a_ones as u32,
+        _pad0: 0,
+    };
+    let (bm, bn) = ctx.tiles().matmul_block(tile);
+    let groups = [
+        u(mm.n.div_ceil(bn as usize)),
+        u(mm.m.div_ceil(bm as usize)),
+        1,
+    ];
+    assert!(
+        groups[0] <= MAX_GROUPS && groups[1] <= MAX_GROUPS,
+        "matmul grid too large; split the batch"
+    );
+    ctx.dispatch(
+        kernel,
+        &[("EPILOGUE", mm.epilogue as u32 as f64)],
+        &params,
+        &[a, b, c, aux],
+        groups,
+    )
+}

@@ -1,0 +1,131 @@
+//! The optimiser on the GPU: the global gradient norm in two fixed-order passes
+//! (`grad_norm.wgsl`) and Adam with global-norm clipping (`adam.wgsl`) over the one flat
+//! parameter buffer. Reference: `reference::adam`.
+
+use crate::config::AdamConfig;
+use crate::error::Result;
+use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
+use crate::gpu::program::groups_for;
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::{u, COMMON};
+
+/// Workgroups of the first gradient-norm pass; fixed so the sum order (and result) is too.
+pub const NORM_PARTIALS: usize = 256;
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/grad_norm.wgsl.
+    pub struct GradNormParams {
+        pub count: u32,
+        pub partials: u32,
+        pub _pad: [u32; 2],
+    }
+}
+
+const GRAD_NORM_BINDINGS: &[Binding] = &[read("grads"), write("sums")];
+
+const fn grad_norm_kernel(entry: &'static str) -> Kernel<GradNormParams> {
+    Kernel::new(KernelInfo {
+        file: "grad_norm.wgsl",
+        source: include_str!("../../shaders/grad_norm.wgsl"),
+        snippets: &[COMMON],
+        entry,
+        bindings: GRAD_NORM_BINDINGS,
+        workgroup: Workgroup::Elementwise,
+        overrides: &[],
+    })
+}
+
+pub const GRAD_NORM_PARTIAL: Kernel<GradNormParams> = grad_norm_kernel("partial_sums");
+pub const GRAD_NORM_FINISH: Kernel<GradNormParams> = grad_norm_kernel("finish");
+
+/// Two dispatches leaving `||grads||_2` in `sums[NORM_PARTIALS]` (`sums` holds
+/// `NORM_PARTIALS + 1` elements).
+pub fn grad_norm(ctx: &GpuContext, grads: &GpuTensor, sums: &GpuTensor) -> Result<[Dispatch; 2]> {
+    assert!(sums.len() > NORM_PARTIALS);
+    let p = GradNormParams {
+        count: u(grads.len()),
+        partials: u(NORM_PARTIALS),
+        _pad: [0; 2],
+    };
+    Ok([
+        ctx.dispatch(
+            &GRAD_NORM_PARTIAL,
+            &[],
+            &p,
+            &[grads, sums],
+            [u(NORM_PARTIALS), 1, 1],
+        )?,
+        ctx.dispatch(&GRAD_NORM_FINISH, &[], &p, &[grads, sums], [1, 1, 1])?,
+    ])
+}
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/adam.wgsl.
+    pub struct AdamParams {
+        pub count: u32,
+        pub norm_index: u32,
+        pub lr: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub bc1: f32,
+        pub bc2: f32,
+        pub clip: f32,
+        pub _pad: [u32; 3],
+    }
+}
+
+impl AdamParams {
+    /// The uniform values of step `t >= 1`.
+    pub fn for_step(cfg: &AdamConfig, count: usize, t: u32, lr: f32) -> Self {
+        Self {
+            count: u(count),
+            norm_index: u(NORM_PARTIALS),
+            lr,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            bc1: (1.0 - (cfg.beta1 as f64).powi(t as i32)) as f32,
+            bc2: (1.0 - (cfg.beta2 as f64).powi(t as i32)) as f32,
+            clip: cfg.clip_norm.unwrap_or(0.0),
+            _pad: [0; 3],
+        }
+    }
+}
+
+pub const ADAM: Kernel<AdamParams> = Kernel::new(KernelInfo {
+    file: "adam.wgsl",
+    source: include_str!("../../shaders/adam.wgsl"),
+    snippets: &[COMMON],
+    entry: "main",
+    bindings: &[
+        write("params"),
+        read("grads"),
+        write("m"),
+        write("v"),
+        read("norm"),
+    ],
+    workgroup: Workgroup::Elementwise,
+    overrides: &[],
+});
+
+/// One Adam step over `params.count` weights, clipped by the norm `grad_norm` left in `norm`.
+pub fn adam(
+    ctx: &GpuContext,
+    params: AdamParams,
+    weights: &GpuTensor,
+    grads: &GpuTensor,
+    m: &GpuTensor,
+    v: &GpuTensor,
+    norm: &GpuTensor,
+) -> Result<Dispatch> {
+    let n = params.count as usize;
+    assert!(weights.len() >= n && grads.len() >= n && m.len() >= n && v.len() >= n);
+    ctx.dispatch(
+        &ADAM,
+        &[],
+        &params,
+        &[weights, grads, m, v, norm],
+        groups_for(n, ctx.tiles().elementwise_wg),
+    )
+}
