@@ -110,8 +110,8 @@ pub fn write_report(run_dir: &Path, inputs: &ReportInputs) -> Result<Vec<PathBuf
     let html = render_html(&blocks, &inputs.run_name, run_dir)?;
     let md_path = run_dir.join("report.md");
     let html_path = run_dir.join("report.html");
-    super::image_grid::write_atomic(&md_path, md.as_bytes())?;
-    super::image_grid::write_atomic(&html_path, html.as_bytes())?;
+    crate::atomic_write::write_atomic(&md_path, md.as_bytes())?;
+    crate::atomic_write::write_atomic(&html_path, html.as_bytes())?;
     Ok(vec![md_path, html_path])
 }
 
