@@ -1,6 +1,7 @@
 //! flowgpu: a NICE / RealNVP style normalizing flow trained with hand-written WGSL compute
 //! kernels on wgpu, checked against a plain-Rust CPU reference.
 
+pub mod atomic_write;
 pub mod cli;
 pub mod config;
 pub mod data;

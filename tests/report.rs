@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flowgpu::report::{
-    base64_encode, discuss, grid_pixel_size, pixels_to_unit, plot_curves, read_metrics_csv,
-    write_png, write_report, Figure, FigureSection, Grid, MetricKind, MetricRow, MetricsWriter,
-    ReportInputs, TestResult, METRICS_HEADER, PLOT_SIZE, SEPARATOR_GRAY,
+    base64_encode, discuss, discuss_temperature, grid_pixel_size, pixels_to_unit, plot_curves,
+    read_metrics_csv, write_png, write_report, Figure, FigureSection, Grid, MetricKind, MetricRow,
+    MetricsWriter, ReportInputs, SampleSaturation, METRICS_HEADER, PLOT_SIZE, SEPARATOR_GRAY,
 };
+use flowgpu::train::evaluate::Likelihood;
 
 type TestResultT = std::result::Result<(), Box<dyn std::error::Error>>;
 
@@ -356,16 +357,21 @@ fn plot_y_range_ignores_early_outliers() {
 // ---------------------------------------------------------------------------------------------
 // Report document
 
-#[test]
-fn discuss_names_best_epoch_flattening_gap_and_test() {
-    let test = TestResult {
-        nats_per_image: 760.0,
-        nats_per_image_se: 2.0,
+/// The test likelihood the report tests use: 1.399 ± 0.004 bits/dim on 10000 images.
+fn known_test() -> Likelihood {
+    Likelihood {
+        nats: 760.0,
+        nats_se: 2.0,
         bits_per_dim: 1.399,
         bits_per_dim_se: 0.004,
-        n_images: 10000,
+        images: 10000,
         draws: 1,
-    };
+    }
+}
+
+#[test]
+fn discuss_names_best_epoch_flattening_gap_and_test() {
+    let test = known_test();
     let s = discuss(&known_metrics(), Some(&test));
     let all = s.join(" ");
     assert!(all.contains("1.4000 bits/dim after epoch 4"), "{all}");
@@ -399,17 +405,10 @@ fn inputs_with(figures: Vec<Figure>) -> ReportInputs {
         training: kv(&[("epochs", "5"), ("batch", "128"), ("lr", "1e-3")]),
         hardware: "NVIDIA H200 (Vulkan, DiscreteGpu)".into(),
         wall_time_s: 3723.0,
-        test: Some(TestResult {
-            nats_per_image: 760.0,
-            nats_per_image_se: 2.0,
-            bits_per_dim: 1.399,
-            bits_per_dim_se: 0.004,
-            n_images: 10000,
-            draws: 1,
-        }),
+        test: Some(known_test()),
         metrics: known_metrics(),
         figures,
-        observations: vec![],
+        samples: vec![],
     }
 }
 
@@ -536,6 +535,274 @@ fn report_without_test_or_figures_still_renders() -> TestResultT {
     let md = std::fs::read_to_string(dir.join("report.md"))?;
     assert!(md.contains("not evaluated"));
     assert!(md.contains("(not produced in this run)"));
+    cleanup(&dir);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discussion wording follows the numbers
+
+/// Epoch-level rows only: one train epoch mean and one validation value per epoch.
+fn epochs(train: &[f64], valid: &[f64]) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    for (e, t) in train.iter().enumerate() {
+        rows.push(row(
+            MetricKind::TrainEpoch,
+            100 * (e as u64 + 1),
+            e as f64 + 1.0,
+            *t,
+        ));
+    }
+    for (e, v) in valid.iter().enumerate() {
+        rows.push(row(
+            MetricKind::Valid,
+            100 * (e as u64 + 1),
+            e as f64 + 1.0,
+            *v,
+        ));
+    }
+    rows
+}
+
+fn discussion(train: &[f64], valid: &[f64], test: Option<&Likelihood>) -> String {
+    discuss(&epochs(train, valid), test).join(" ")
+}
+
+#[test]
+fn discussion_of_a_run_still_improving() {
+    // Validation falls by >= 0.07 each epoch and ends 0.05 above a still-falling train mean.
+    let all = discussion(&[2.0, 1.8, 1.6, 1.5], &[1.9, 1.75, 1.62, 1.55], None);
+    assert!(all.contains("final model is also the best one"), "{all}");
+    assert!(all.contains("has not flattened"), "{all}");
+    assert!(all.contains("the last by 0.0700"), "{all}");
+    assert!(all.contains("a gap of +0.0500"), "{all}");
+    assert!(all.contains("validation is worse than train"), "{all}");
+    assert!(
+        all.contains("fell 0.1000 bits/dim from the epoch before"),
+        "{all}"
+    );
+    assert!(all.contains("if anything, larger"), "{all}");
+    assert!(all.contains("no sign of overfitting"), "{all}");
+    assert!(!all.contains("pattern of overfitting"), "{all}");
+    assert!(all.contains("not evaluated"), "{all}");
+}
+
+#[test]
+fn discussion_of_an_overfitting_run() {
+    // Validation best at epoch 2, then up by 0.05 and 0.07 while train keeps falling.
+    let all = discussion(&[2.0, 1.6, 1.4, 1.3], &[1.8, 1.6, 1.65, 1.72], None);
+    assert!(all.contains("1.6000 bits/dim after epoch 2"), "{all}");
+    assert!(all.contains("0.1200 bits/dim higher"), "{all}");
+    assert!(
+        all.contains("checkpoint from epoch 2 is the better model"),
+        "{all}"
+    );
+    assert!(all.contains("flattens after epoch 2"), "{all}");
+    assert!(all.contains("made it worse by 0.0500"), "{all}");
+    assert!(all.contains("rose by 0.1200 bits/dim in total"), "{all}");
+    assert!(all.contains("validation is worse than train"), "{all}");
+    assert!(
+        all.contains("risen 0.1200 bits/dim since its best (epoch 2)"),
+        "{all}"
+    );
+    assert!(all.contains("train mean fell 0.3000"), "{all}");
+    assert!(all.contains("pattern of overfitting"), "{all}");
+    assert!(!all.contains("no sign of overfitting"), "{all}");
+    assert!(!all.contains("improved it by"), "{all}");
+}
+
+#[test]
+fn discussion_of_a_plateau() {
+    // Validation 1.5 twice (the earlier counts as best), train mean flat at 1.6.
+    let all = discussion(&[1.8, 1.6, 1.6], &[1.7, 1.5, 1.5], None);
+    assert!(all.contains("after epoch 2"), "{all}");
+    assert!(all.contains("as good as the best one"), "{all}");
+    assert!(!all.contains("better model"), "{all}");
+    assert!(all.contains("left it about the same (+0.0000"), "{all}");
+    assert!(all.contains("a gap of -0.1000"), "{all}");
+    assert!(
+        all.contains("validation is better than the train epoch mean"),
+        "{all}"
+    );
+    assert!(all.contains("train mean has stopped falling"), "{all}");
+    assert!(
+        !all.contains("as expected while the model still improves"),
+        "{all}"
+    );
+    assert!(all.contains("no sign of overfitting"), "{all}");
+}
+
+#[test]
+fn discussion_separates_rising_validation_from_overfitting() {
+    // Validation rises from its best but the train mean rises too: not overfitting.
+    let all = discussion(&[1.8, 1.6, 1.65], &[1.7, 1.55, 1.6], None);
+    assert!(
+        all.contains("risen 0.0500 bits/dim since its best (epoch 2)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("did not fall over the same epochs either"),
+        "{all}"
+    );
+    assert!(!all.contains("pattern of overfitting"), "{all}");
+
+    // Validation below a train mean that is still falling fast: expected, and said so.
+    let all = discussion(&[2.0, 1.7], &[1.6, 1.5], None);
+    assert!(all.contains("has not flattened"), "{all}");
+    assert!(
+        all.contains("validation is better than the train epoch mean"),
+        "{all}"
+    );
+    assert!(
+        all.contains("as expected while the model still improves"),
+        "{all}"
+    );
+    assert!(
+        all.contains("fell 0.3000 bits/dim from the epoch before"),
+        "{all}"
+    );
+
+    // A pause, then progress again: the total after the pause is an improvement.
+    let all = discussion(&[2.0, 1.95, 1.8], &[1.9, 1.895, 1.7], None);
+    assert!(all.contains("flattens after epoch 1"), "{all}");
+    assert!(all.contains("improved it by only 0.0050"), "{all}");
+    assert!(
+        all.contains("improved by 0.2000 bits/dim in total"),
+        "{all}"
+    );
+
+    // Close agreement.
+    let all = discussion(&[1.8, 1.6], &[1.7, 1.59], None);
+    assert!(all.contains("train and validation agree closely"), "{all}");
+}
+
+#[test]
+fn discussion_places_test_above_below_or_level_with_validation() {
+    let metrics = known_metrics(); // final validation 1.4050 at epoch 5
+    let with = |bpd: f64| {
+        let t = Likelihood {
+            bits_per_dim: bpd,
+            ..known_test()
+        };
+        discuss(&metrics, Some(&t)).join(" ")
+    };
+    let below = with(1.399);
+    assert!(
+        below.contains("0.0060 bits/dim below the final validation value"),
+        "{below}"
+    );
+    assert!(below.contains("within two standard errors"), "{below}");
+    let above = with(1.420);
+    assert!(
+        above.contains("0.0150 bits/dim above the final validation value"),
+        "{above}"
+    );
+    assert!(above.contains("beyond two standard errors"), "{above}");
+    let level = with(1.4053);
+    assert!(
+        level.contains("about the same as the final validation value"),
+        "{level}"
+    );
+    assert!(level.contains("within two standard errors"), "{level}");
+    let single = discuss(
+        &metrics,
+        Some(&Likelihood {
+            bits_per_dim_se: f64::NAN,
+            images: 1,
+            ..known_test()
+        }),
+    )
+    .join(" ");
+    assert!(single.contains("cannot be judged"), "{single}");
+}
+
+#[test]
+fn temperature_sentence_follows_the_shares() {
+    let at = |temperature: f32, share: f64| SampleSaturation { temperature, share };
+    // The reported bug: 90% -> 89% was written as "raises".
+    let lower = discuss_temperature(&[at(1.0, 0.90), at(0.7, 0.89)]).unwrap_or_default();
+    assert!(
+        lower.contains("Lowering the temperature from 1.0 to 0.7 lowers"),
+        "{lower}"
+    );
+    assert!(lower.contains("from 90.0% to 89.0%"), "{lower}");
+    assert!(lower.contains("less clean"), "{lower}");
+    assert!(!lower.contains("raises"), "{lower}");
+
+    // Given in either order, the warmer temperature is the starting point.
+    let raise = discuss_temperature(&[at(0.7, 0.90), at(1.0, 0.80)]).unwrap_or_default();
+    assert!(raise.contains("from 1.0 to 0.7 raises"), "{raise}");
+    assert!(raise.contains("from 80.0% to 90.0%"), "{raise}");
+    assert!(raise.contains("colder samples are cleaner"), "{raise}");
+
+    let same = discuss_temperature(&[at(1.0, 0.900), at(0.7, 0.903)]).unwrap_or_default();
+    assert!(same.contains("leaves"), "{same}");
+    assert!(same.contains("about the same (90.0% and 90.3%)"), "{same}");
+    assert!(
+        !same.contains("raises") && !same.contains("lowers"),
+        "{same}"
+    );
+
+    assert_eq!(discuss_temperature(&[at(1.0, 0.9)]), None);
+    assert_eq!(discuss_temperature(&[]), None);
+}
+
+#[test]
+fn report_discussion_does_not_repeat_captions() -> TestResultT {
+    let dir = temp_dir("doc-captions")?;
+    let imgs: Vec<Vec<f32>> = (0..4).map(|k| vec![k as f32 / 3.0; 16]).collect();
+    let grid = Grid::from_images(2, 2, 4, 4, 2, &imgs)?;
+    let mut figures = Vec::new();
+    for (file, caption) in [
+        (
+            "samples_t1.0.png",
+            "x = f^-1(z), z ~ N(0, 1.0^2 I), seed 7.",
+        ),
+        (
+            "samples_t0.7.png",
+            "x = f^-1(z), z ~ N(0, 0.7^2 I), seed 7.",
+        ),
+    ] {
+        write_png(&dir.join(file), &grid)?;
+        figures.push(Figure {
+            file: file.into(),
+            title: format!("Samples {file}"),
+            caption: caption.into(),
+            section: FigureSection::Samples,
+        });
+    }
+    let mut inputs = inputs_with(figures.clone());
+    inputs.samples = vec![
+        SampleSaturation {
+            temperature: 1.0,
+            share: 0.90,
+        },
+        SampleSaturation {
+            temperature: 0.7,
+            share: 0.89,
+        },
+    ];
+    write_report(&dir, &inputs)?;
+    let md = std::fs::read_to_string(dir.join("report.md"))?;
+    let html = std::fs::read_to_string(dir.join("report.html"))?;
+    for f in &figures {
+        let caption = f.caption.trim_end_matches('.');
+        assert_eq!(md.matches(caption).count(), 1, "caption repeated:\n{md}");
+        assert_eq!(
+            html.matches(caption).count(),
+            1,
+            "caption repeated:\n{html}"
+        );
+    }
+    let discussion = md
+        .split("## Discussion")
+        .nth(1)
+        .ok_or("no discussion section")?;
+    assert!(!discussion.contains("Figure 1"), "{discussion}");
+    assert!(
+        discussion.contains("from 1.0 to 0.7 lowers the share"),
+        "{discussion}"
+    );
     cleanup(&dir);
     Ok(())
 }

@@ -8,8 +8,8 @@
 //! with the separator grey, so that they read as "nothing here" rather than as a black image.
 //!
 //! Pixel values: `0.0` is black background, `1.0` is a white digit (MNIST-like); values are
-//! clamped to [0, 1] and NaN is drawn black. The output is an 8-bit grayscale PNG, written to
-//! a temporary file and renamed so that a reader never sees half a file.
+//! clamped to [0, 1] and NaN is drawn black. The output is an 8-bit grayscale PNG, written with
+//! [`crate::atomic_write::write_atomic`] so that a reader never sees half a file.
 
 use std::path::Path;
 
@@ -218,8 +218,8 @@ pub fn write_png(path: &Path, grid: &Grid) -> Result<()> {
     write_png_bytes(path, width, height, png::ColorType::Grayscale, &pixels)
 }
 
-/// Encodes 8-bit `pixels` (gray or RGB per `color`) as PNG and writes them via a temporary
-/// file plus rename, creating the parent directory if needed.
+/// Encodes 8-bit `pixels` (gray or RGB per `color`) as PNG and writes them atomically,
+/// creating the parent directory if needed.
 pub fn write_png_bytes(
     path: &Path,
     width: usize,
@@ -262,17 +262,5 @@ pub fn write_png_bytes(
         writer.write_image_data(pixels).map_err(png_err)?;
         writer.finish().map_err(png_err)?;
     }
-    write_atomic(path, &encoded)
-}
-
-/// Writes `bytes` to `path` through `path.tmp` and a rename, so readers never see a torn file.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp_name);
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::atomic_write::write_atomic(path, &encoded)
 }

@@ -244,7 +244,7 @@ impl MetricsWriter {
             text.push_str(&row.to_csv_line());
             text.push('\n');
         }
-        super::image_grid::write_atomic(path, text.as_bytes())?;
+        crate::atomic_write::write_atomic(path, text.as_bytes())?;
         Self::open_append(path)
     }
 

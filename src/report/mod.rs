@@ -2,17 +2,28 @@
 //!
 //! Everything here works on plain host data (f32 images, metric rows, key/value tables), so a
 //! report can be tested, and rebuilt from a finished run directory, without a GPU.
+//!
+//! * [`image_grid`], [`plot`], [`figures`]: the PNG figures.
+//! * [`metrics`]: the run's metrics CSV.
+//! * [`document`]: the report's inputs and its list of blocks; [`write_report`].
+//! * [`discussion`]: the discussion's sentences, each chosen by the run's numbers.
+//! * [`markdown`], [`html`]: the two renderers of the same blocks.
+//! * [`run_report`]: a finished run's figures and report from its checkpoint.
 
+pub mod discussion;
 pub mod document;
 pub mod figures;
+pub mod html;
 pub mod image_grid;
+pub mod markdown;
 pub mod metrics;
 pub mod plot;
 pub mod run_report;
+mod text;
 
-pub use document::{
-    base64_encode, discuss, write_report, Figure, FigureSection, ReportInputs, TestResult,
-};
+pub use discussion::{discuss, discuss_temperature};
+pub use document::{write_report, Figure, FigureSection, ReportInputs, SampleSaturation};
+pub use html::base64_encode;
 pub use image_grid::{
     cell_origin, grid_pixel_size, pixels_to_unit, render, write_png, Grid, SEPARATOR_GRAY,
 };

@@ -1,13 +1,18 @@
 //! Everything a finished run shows a person, from its checkpoint and metrics: the curves, the
 //! sample grids at T = 1.0 and 0.7, the 10 x 5 layer-by-layer grid, the interpolations, and
-//! `report.md` / `report.html` tying them together with the run's own numbers.
+//! `report.md` / `report.html` tying them together with the run's own numbers. This file
+//! gathers the inputs (settings as tables, captions, the test likelihood, sample saturation
+//! per temperature); [`crate::report::document`] and [`crate::report::discussion`] turn them
+//! into text.
 
 use std::path::PathBuf;
 
 use crate::data::ImageSet;
 use crate::error::Result;
 use crate::model::Flow;
-use crate::report::document::{write_report, Figure, FigureSection, ReportInputs, TestResult};
+use crate::report::document::{
+    write_report, Figure, FigureSection, ReportInputs, SampleSaturation,
+};
 use crate::report::figures::{interpolation_grid, layers_grid, sample_grid};
 use crate::report::metrics::read_metrics_csv;
 use crate::report::plot::plot_curves;
@@ -28,7 +33,8 @@ pub struct RunReport<'a> {
     pub seed: u32,
 }
 
-/// Share of pixels that are nearly black or white: how clean a set of samples looks.
+/// Share of pixels that are nearly black or white (below 0.1 or above 0.9): how clean a set
+/// of samples looks. The discussion compares it across temperatures.
 fn saturated_share(images: &[Vec<f32>]) -> f64 {
     let (mut n, mut s) = (0usize, 0usize);
     for img in images {
@@ -71,20 +77,19 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
         section: FigureSection::Curves,
     });
 
-    let mut shares = Vec::new();
+    let mut samples = Vec::new();
     for t in [1.0f32, 0.7] {
         let name = format!("samples_t{t:.1}.png");
         let images = sample_grid(r.flow, pre, 8, 8, t, r.seed, r.scale, &file(&name))?;
-        shares.push(saturated_share(&images));
+        samples.push(SampleSaturation {
+            temperature: t,
+            share: saturated_share(&images),
+        });
         written.push(file(&name));
         figures.push(Figure {
             file: name,
             title: format!("64 samples at temperature T = {t:.1}"),
-            caption: format!(
-                "x = f^-1(z), z ~ N(0, {t:.1}^2 I), seed {}. {:.0}% of their pixels are nearly black or white (< 0.1 or > 0.9).",
-                r.seed,
-                100.0 * shares.last().copied().unwrap_or(0.0)
-            ),
+            caption: format!("x = f^-1(z), z ~ N(0, {t:.1}^2 I), seed {}.", r.seed),
             section: FigureSection::Samples,
         });
     }
@@ -141,14 +146,6 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
         section: FigureSection::Interpolations,
     });
 
-    let test = r.test.map(|t| TestResult {
-        nats_per_image: t.nats,
-        nats_per_image_se: t.nats_se,
-        bits_per_dim: t.bits_per_dim,
-        bits_per_dim_se: t.bits_per_dim_se,
-        n_images: t.images,
-        draws: t.draws as usize,
-    });
     let o = r.opts;
     let mut training = vec![
         kv("epochs", format!("{} run of {}", r.state.epoch, o.epochs)),
@@ -189,30 +186,52 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
         model: vec![
             kv("flow", describe_model(cfg)),
             kv("dimension D", cfg.dim),
-            kv("conditioner", format!("{} -> {h} -> {h} -> {h} -> {h} -> {}, ReLU between", cfg.half(), cfg.mlp_out(), h = cfg.hidden)),
-            kv("affine scale bound", format!("s = {c} tanh(raw / {c})", c = cfg.scale_bound)),
+            kv(
+                "conditioner",
+                format!(
+                    "{} -> {h} -> {h} -> {h} -> {h} -> {}, ReLU between",
+                    cfg.half(),
+                    cfg.mlp_out(),
+                    h = cfg.hidden
+                ),
+            ),
+            kv(
+                "affine scale bound",
+                format!("s = {c} tanh(raw / {c})", c = cfg.scale_bound),
+            ),
             kv("per-layer scale", "x * exp(s_i), s_i a learned D-vector"),
             kv("prior", "N(0, I)"),
             kv("parameters", cfg.num_params()),
         ],
         data: vec![
             kv("dataset", o.dataset.title()),
-            kv("dequantization", "v = (pixel + u) / 256, u ~ U[0, 1), fresh every epoch"),
-            kv("representation", o.logit_alpha.map_or("v in [0, 1)".to_string(), |a| format!("y = logit({a} + (1 - 2 x {a}) v)"))),
-            kv("splits", "first 50,000 training images train, last 10,000 validate, 10,000 t10k images test".to_string()),
-            kv("likelihood", "bits/dim = -(log p(y) + log|dy/dv| - D ln 256) / (D ln 2)"),
+            kv(
+                "dequantization",
+                "v = (pixel + u) / 256, u ~ U[0, 1), fresh every epoch",
+            ),
+            kv(
+                "representation",
+                o.logit_alpha.map_or("v in [0, 1)".to_string(), |a| {
+                    format!("y = logit({a} + (1 - 2 x {a}) v)")
+                }),
+            ),
+            kv(
+                "splits",
+                "first 50,000 training images train, last 10,000 validate, 10,000 t10k images test"
+                    .to_string(),
+            ),
+            kv(
+                "likelihood",
+                "bits/dim = -(log p(y) + log|dy/dv| - D ln 256) / (D ln 2)",
+            ),
         ],
         training,
         hardware: r.adapter.clone(),
         wall_time_s: r.state.elapsed_s,
-        test,
+        test: r.test,
         metrics,
         figures,
-        observations: vec![format!(
-            "Lowering the temperature from 1.0 to 0.7 raises the share of nearly black or white sample pixels from {:.0}% to {:.0}%: colder samples trade variety for cleaner strokes.",
-            100.0 * shares[0],
-            100.0 * shares[1]
-        )],
+        samples,
     };
     written.extend(write_report(&dir, &inputs)?);
     Ok(written)

@@ -1,8 +1,9 @@
 //! Checkpoints in the safetensors format (PyTorch and NumPy users can open them): every
 //! parameter tensor under its name, optionally Adam's moments (`adam.m.*`, `adam.v.*`) to
 //! resume training, and metadata holding the format version, the model configuration and
-//! the training state as JSON. Written to a temporary file and renamed, so a crash or a full
-//! disk never leaves a half-written checkpoint in place of a good one.
+//! the training state as JSON. Written through [`write_atomic`] (temporary file, fsync,
+//! rename), so a crash or a full disk never leaves a half-written checkpoint in place of a
+//! good one.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use crate::atomic_write::write_atomic;
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
 use crate::model::params::FlowParams;
@@ -58,13 +60,7 @@ pub fn save(
     }
     let bytes = safetensors::serialize(tensors, Some(metadata))
         .map_err(|e| Error::Checkpoint(e.to_string()))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(())
+    write_atomic(path, &bytes)
 }
 
 fn read_into(st: &SafeTensors<'_>, prefix: &str, p: &mut FlowParams, path: &Path) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Log-likelihood of a whole image set on the GPU, in chunks, one submit per dequantization
-//! draw, one readback at the end. The per-image loss comes from the same loss stage as
-//! training's ([`crate::kernels::loss`]).
+//! draw, one readback at the end, summarised as a [`Likelihood`] (the one likelihood-result
+//! type that `summary.json` and the report use too). The per-image loss comes from the same
+//! loss stage as training's ([`crate::kernels::loss`]).
 
 use crate::config::Preprocess;
 use crate::error::Result;
@@ -89,17 +90,26 @@ pub fn nats_per_image(
     Ok(total.into_iter().map(|t| t / passes as f64).collect())
 }
 
-/// Mean and standard error over images, in nats per image and bits/dim.
+/// A likelihood result: mean and standard error over images, in nats per image and
+/// bits/dim. The one type for it: evaluation returns it, `summary.json` records it under
+/// these field names, and the report's table and discussion read it.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Likelihood {
+    /// Mean negative log-likelihood in nats per image.
     pub nats: f64,
+    /// Standard error of `nats` over the images (NaN for fewer than two).
     pub nats_se: f64,
+    /// Mean negative log-likelihood in bits per dimension.
     pub bits_per_dim: f64,
+    /// Standard error of `bits_per_dim` over the images.
     pub bits_per_dim_se: f64,
+    /// Number of images evaluated.
     pub images: usize,
+    /// Dequantization noise draws averaged per image (0: bin centres, no noise).
     pub draws: u32,
 }
 
+/// Summarises per-image nats of `dim`-pixel images into a [`Likelihood`].
 pub fn summarize(nats: &[f64], dim: usize, draws: u32) -> Likelihood {
     let (mean, se) = mean_and_se(nats);
     Likelihood {
