@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
+use flowgpu::gpu::MatmulVariants;
 use flowgpu::kernels::coupling::{self, CouplingSite};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
@@ -34,10 +35,35 @@ fn weight_block(lin: &Linear) -> Vec<f32> {
     pad(&wb, lin.n_in + 1, lin.n_out)
 }
 
+/// The matmul tests below cover every variant: the adapter's default tiles choose the
+/// subgroup matmuls where the device can run them, the other test tiles the tiled ones.
+/// (130 rows: several blocks of every variant, none full.)
+#[test]
+fn every_matmul_variant_is_tested() {
+    let ctxs = contexts();
+    assert!(ctxs
+        .iter()
+        .any(|c| c.tiles().matmul_variants == MatmulVariants::TILED));
+    let subgroup = MatmulVariants::SUBGROUP.supported(ctxs[0].features(), ctxs[0].info());
+    if subgroup == MatmulVariants::SUBGROUP {
+        assert!(ctxs
+            .iter()
+            .any(|c| c.tiles().matmul_variants == MatmulVariants::SUBGROUP));
+    } else {
+        eprintln!("this adapter cannot run the subgroup matmuls; only the tiled ones are tested");
+    }
+}
+
 #[test]
 fn matmul_forward_matches_reference() {
     for ctx in contexts() {
-        for &(batch, n_in, n_out) in &[(37, 25, 100), (37, 100, 50), (5, 3, 7), (64, 392, 256)] {
+        for &(batch, n_in, n_out) in &[
+            (37, 25, 100),
+            (37, 100, 50),
+            (5, 3, 7),
+            (130, 50, 100),
+            (64, 392, 256),
+        ] {
             let lin = linear(n_in, n_out, 1);
             let x = uniform(batch * n_in, -1.0, 1.0, 2);
             let ta = ctx
@@ -74,7 +100,13 @@ fn matmul_forward_matches_reference() {
 #[test]
 fn matmul_backward_matches_reference() {
     for ctx in contexts() {
-        for &(batch, n_in, n_out) in &[(37, 25, 100), (37, 100, 50), (5, 3, 7), (64, 256, 392)] {
+        for &(batch, n_in, n_out) in &[
+            (37, 25, 100),
+            (37, 100, 50),
+            (5, 3, 7),
+            (130, 50, 100),
+            (64, 256, 392),
+        ] {
             let lin = linear(n_in, n_out, 3);
             let x = uniform(batch * n_in, -1.0, 1.0, 4);
             let dy = uniform(batch * n_out, -1.0, 1.0, 5);

@@ -102,6 +102,7 @@ fn matmul_with(
         bindings,
         workgroup: Workgroup::Matmul,
         overrides,
+        features: wgpu::Features::empty(),
     })
 }
 
@@ -166,6 +167,7 @@ fn a_wrong_params_struct_is_caught() {
         bindings: info.bindings,
         workgroup: info.workgroup,
         overrides: info.overrides,
+        features: info.features,
     };
     let swapped: Kernel<SwappedParams> = Kernel::new(decl(()));
     let short: Kernel<ShortParams> = Kernel::new(decl(()));

@@ -48,6 +48,8 @@ pub struct GpuContext {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
+    /// Optional features the device was opened with (see [`OPTIONAL_FEATURES`]).
+    features: wgpu::Features,
     tiles: TileConfig,
     pipelines: PipelineCache,
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
@@ -59,6 +61,10 @@ pub struct GpuContext {
     _adapter: wgpu::Adapter,
     _instance: wgpu::Instance,
 }
+
+/// Features requested when the adapter has them; kernels that need one are only chosen when
+/// the device has it. `SUBGROUP`: the CPU matmul variants share loads across SIMD lanes.
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP;
 
 /// Storage buffers the widest kernel binds in one stage.
 pub const REQUIRED_STORAGE_BUFFERS: u32 = 8;
@@ -152,20 +158,23 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("flowgpu"),
-                required_features: wgpu::Features::empty(),
+                required_features: adapter.features() & OPTIONAL_FEATURES,
                 required_limits: adapter_limits.clone(),
                 ..Default::default()
             })
             .await
             .map_err(|e| Error::Gpu(format!("could not open {}: {e}", describe_info(&info))))?;
         let limits = device.limits();
-        let tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
+        let features = device.features();
+        let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
+        tiles.matmul_variants = tiles.matmul_variants.supported(features, &info);
         let unused = GpuTensor::new_zeroed(&device, 4, "unused binding");
         Ok(Self {
             device,
             queue,
             info,
             limits,
+            features,
             tiles,
             pipelines: PipelineCache::default(),
             unused,
@@ -189,6 +198,15 @@ impl GpuContext {
 
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.features
+    }
+
+    /// Chooses other matmul kernels (autotuning); variants the device cannot run stay `Tiled`.
+    pub fn set_matmul_variants(&mut self, v: crate::gpu::tiles::MatmulVariants) {
+        self.tiles.matmul_variants = v.supported(self.features, &self.info);
     }
 
     /// The workgroup and tile sizes every pipeline of this context is built with.

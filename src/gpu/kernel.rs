@@ -48,6 +48,8 @@ pub enum Workgroup {
     Elementwise,
     /// `WG`: the per-row reduction size (a power of two).
     Reduce,
+    /// Written in the shader (e.g. one subgroup); no workgroup-size overrides.
+    Fixed,
 }
 
 /// Everything about a kernel except its parameter type.
@@ -64,6 +66,8 @@ pub struct KernelInfo {
     /// `override` constants chosen per dispatch (e.g. a matmul's epilogue), besides the
     /// workgroup size.
     pub overrides: &'static [&'static str],
+    /// Device features the kernel needs (e.g. `SUBGROUP`).
+    pub features: wgpu::Features,
 }
 
 impl KernelInfo {

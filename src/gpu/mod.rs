@@ -15,4 +15,4 @@ pub mod tiles;
 pub use context::{AdapterChoice, GpuContext};
 pub use program::Dispatch;
 pub use tensor::GpuTensor;
-pub use tiles::TileConfig;
+pub use tiles::{MatmulVariant, MatmulVariants, TileConfig};

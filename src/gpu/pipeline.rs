@@ -28,6 +28,7 @@ pub fn workgroup_overrides(workgroup: Workgroup, tiles: &TileConfig) -> Vec<(&'s
         ],
         Workgroup::Elementwise => vec![("WG", tiles.elementwise_wg as f64)],
         Workgroup::Reduce => vec![("WG", tiles.reduce_wg as f64)],
+        Workgroup::Fixed => vec![],
     }
 }
 
@@ -83,6 +84,12 @@ fn build(
                 "kernel {label} has no declared override `{name}`"
             )));
         }
+    }
+    if !device.features().contains(info.features) {
+        return Err(Error::Gpu(format!(
+            "kernel {label} needs {:?}, which this device lacks",
+            info.features - device.features()
+        )));
     }
     let source = info.full_source();
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);

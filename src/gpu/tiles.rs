@@ -11,7 +11,75 @@ pub const MATMUL_REGISTER_TILE: (u32, u32) = (4, 16);
 /// The same for matmul_nt (one mat4x4 accumulator, vec4 loads along K).
 pub const MATMUL_NT_REGISTER_TILE: (u32, u32) = (4, 4);
 
-/// Sizes baked into the pipelines as WGSL `override`s.
+/// Which kernel computes a matmul kind (see `kernels::matmul` for the table of kernels and
+/// the blocks of C they cover).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum MatmulVariant {
+    /// Register-tiled, no subgroup operations, workgroup size from the tiles; runs everywhere.
+    Tiled,
+    /// One subgroup of [`SUBGROUP_LANES`] lanes per workgroup sharing the left operand's loads
+    /// with `subgroupBroadcast`; needs `Features::SUBGROUP` and subgroups of at least that
+    /// many lanes. Made for CPU adapters, where every storage load is a loop over the lanes.
+    Subgroup,
+}
+
+/// Lanes of the subgroup the `Subgroup` kernels are written for (their workgroup size).
+pub const SUBGROUP_LANES: u32 = 8;
+
+impl MatmulVariant {
+    pub const ALL: [Self; 2] = [Self::Tiled, Self::Subgroup];
+
+    /// Whether a device with these features and adapter can run this variant.
+    pub fn runs_on(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
+        match self {
+            Self::Tiled => true,
+            Self::Subgroup => {
+                features.contains(wgpu::Features::SUBGROUP)
+                    && info.subgroup_min_size >= SUBGROUP_LANES
+            }
+        }
+    }
+}
+
+/// The variant chosen for each matmul kind: C = A B (forward), A^T B (weight gradient) and
+/// A B^T (input gradient).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct MatmulVariants {
+    pub nn: MatmulVariant,
+    pub tn: MatmulVariant,
+    pub nt: MatmulVariant,
+}
+
+impl MatmulVariants {
+    pub const TILED: Self = Self::all(MatmulVariant::Tiled);
+    pub const SUBGROUP: Self = Self::all(MatmulVariant::Subgroup);
+
+    pub const fn all(v: MatmulVariant) -> Self {
+        Self {
+            nn: v,
+            tn: v,
+            nt: v,
+        }
+    }
+
+    /// These choices with every variant the device cannot run replaced by `Tiled`.
+    pub fn supported(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
+        let ok = |v: MatmulVariant| {
+            if v.runs_on(features, info) {
+                v
+            } else {
+                MatmulVariant::Tiled
+            }
+        };
+        Self {
+            nn: ok(self.nn),
+            tn: ok(self.tn),
+            nt: ok(self.nt),
+        }
+    }
+}
+
+/// Sizes baked into the pipelines as WGSL `override`s, and the matmul kernels chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TileConfig {
     /// Matmul workgroup: invocations along N (x) and M (y).
@@ -22,6 +90,9 @@ pub struct TileConfig {
     /// Invocations per workgroup of the per-row reductions (one workgroup per sample);
     /// must be a power of two.
     pub reduce_wg: u32,
+    /// Which matmul kernel each kind uses; the context replaces variants the device cannot
+    /// run by `Tiled`, and autotuning (`kernels::matmul::tune`) may choose others.
+    pub matmul_variants: MatmulVariants,
 }
 
 impl TileConfig {
@@ -30,15 +101,18 @@ impl TileConfig {
         matmul_wg_y: 8,
         elementwise_wg: 256,
         reduce_wg: 64,
+        matmul_variants: MatmulVariants::SUBGROUP,
     };
     pub const HARDWARE: Self = Self {
         matmul_wg_x: 16,
         matmul_wg_y: 16,
         elementwise_wg: 256,
         reduce_wg: 128,
+        matmul_variants: MatmulVariants::TILED,
     };
 
-    /// The variants every kernel test runs: both defaults and an odd small one.
+    /// The variants every kernel test runs: both defaults (so the subgroup and the tiled
+    /// matmuls) and an odd small one.
     pub const TEST_VARIANTS: [Self; 3] = [
         Self::SOFTWARE,
         Self::HARDWARE,
@@ -47,6 +121,7 @@ impl TileConfig {
             matmul_wg_y: 2,
             elementwise_wg: 64,
             reduce_wg: 32,
+            matmul_variants: MatmulVariants::TILED,
         },
     ];
 

@@ -63,6 +63,7 @@ const fn elementwise<P>(
         bindings,
         workgroup: Workgroup::Elementwise,
         overrides: &[],
+        features: wgpu::Features::empty(),
     })
 }
 

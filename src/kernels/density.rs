@@ -36,6 +36,7 @@ pub const LOG_DENSITY: Kernel<LogDensityParams> = Kernel::new(KernelInfo {
     ],
     workgroup: Workgroup::Reduce,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// `out[b] = log|det J|`, `out[batch + b] = log p(x)`; `log_scales` holds `layers` blocks of

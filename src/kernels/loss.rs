@@ -37,6 +37,7 @@ pub const LOSS_REDUCE: Kernel<LossParams> = Kernel::new(KernelInfo {
     bindings: BINDINGS,
     workgroup: Workgroup::Reduce,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 pub const LOSS_SEED: Kernel<LossParams> = Kernel::new(KernelInfo {
@@ -47,6 +48,7 @@ pub const LOSS_SEED: Kernel<LossParams> = Kernel::new(KernelInfo {
     bindings: BINDINGS,
     workgroup: Workgroup::Elementwise,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// The buffers the loss stage reads and writes.

@@ -5,11 +5,22 @@
 //!
 //! Every matrix is row-major with a row stride of [`padded`] columns, so rows can be read
 //! as vec4; the padding is zero and stays zero (kernels never write it).
+//!
+//! Each kind has several kernels ([`MatmulVariant`], one table: [`variant_kernel`]):
+//! - `Tiled` (`matmul_{nn,tn,nt}.wgsl`): each invocation keeps a 4 x 16 (NT: 4 x 4) block of
+//!   C in `mat4x4` accumulators; workgroup size from the tiles; runs everywhere.
+//! - `Subgroup` (`matmul_{nn,tn,nt}_sg_RxC.wgsl`, written by `scripts/gen_matmul_subgroup.py`):
+//!   one 8-lane subgroup per workgroup owns R rows x 8C columns of C; lane l loads the left
+//!   operand's rows l, l + 8, .. and shares them with `subgroupBroadcast`. On lavapipe every
+//!   storage load is a loop over the lanes, so loads, not FMAs, bound the tiled kernels;
+//!   this layout loads R / 8 + C scalars per k for R C FMAs. Blocks chosen by timing.
 
 use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
 use crate::gpu::program::MAX_GROUPS;
-use crate::gpu::tiles::{MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE};
+use crate::gpu::tiles::{
+    MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE, SUBGROUP_LANES,
+};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::{u, COMMON, MATMUL_COMMON};
 
@@ -38,7 +49,54 @@ const fn matmul_kernel(file: &'static str, source: &'static str) -> Kernel<Matmu
         bindings: BINDINGS,
         workgroup: Workgroup::Matmul,
         overrides: &["EPILOGUE"],
+        features: wgpu::Features::empty(),
     })
+}
+
+const fn subgroup_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+    Kernel::new(KernelInfo {
+        file,
+        source,
+        snippets: &[COMMON, MATMUL_COMMON],
+        entry: "main",
+        bindings: BINDINGS,
+        workgroup: Workgroup::Fixed,
+        overrides: &["EPILOGUE"],
+        features: wgpu::Features::SUBGROUP,
+    })
+}
+
+pub const MATMUL_NN_SUBGROUP: Kernel<MatmulParams> = subgroup_kernel(
+    "matmul_nn_sg_64x4.wgsl",
+    include_str!("../../shaders/matmul_nn_sg_64x4.wgsl"),
+);
+pub const MATMUL_TN_SUBGROUP: Kernel<MatmulParams> = subgroup_kernel(
+    "matmul_tn_sg_24x8.wgsl",
+    include_str!("../../shaders/matmul_tn_sg_24x8.wgsl"),
+);
+pub const MATMUL_NT_SUBGROUP: Kernel<MatmulParams> = subgroup_kernel(
+    "matmul_nt_sg_32x4.wgsl",
+    include_str!("../../shaders/matmul_nt_sg_32x4.wgsl"),
+);
+
+/// The kernel of a variant for a kind, and the rows x columns of C one workgroup covers
+/// (the grid is `ceil(N / cols) x ceil(M / rows)`).
+pub fn variant_kernel(
+    variant: MatmulVariant,
+    kind: MatmulKind,
+    tiles: &TileConfig,
+) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
+    use MatmulKind::{NN, NT, TN};
+    use MatmulVariant::{Subgroup, Tiled};
+    match (variant, kind) {
+        (Tiled, NN) => (&MATMUL_NN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
+        (Tiled, TN) => (&MATMUL_TN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
+        (Tiled, NT) => (&MATMUL_NT, tiles.matmul_block(MATMUL_NT_REGISTER_TILE)),
+        // Rows R x (8 lanes * C columns) of matmul_<kind>_sg_<R>x<C>.wgsl.
+        (Subgroup, NN) => (&MATMUL_NN_SUBGROUP, (64, SUBGROUP_LANES * 4)),
+        (Subgroup, TN) => (&MATMUL_TN_SUBGROUP, (24, SUBGROUP_LANES * 8)),
+        (Subgroup, NT) => (&MATMUL_NT_SUBGROUP, (32, SUBGROUP_LANES * 4)),
+    }
 }
 
 pub const MATMUL_NN: Kernel<MatmulParams> = matmul_kernel(
@@ -156,11 +214,13 @@ pub fn matmul(
         );
     }
     let aux = aux.unwrap_or(ctx.unused());
-    let (kernel, tile) = match mm.kind {
-        MatmulKind::NN => (&MATMUL_NN, MATMUL_REGISTER_TILE),
-        MatmulKind::TN => (&MATMUL_TN, MATMUL_REGISTER_TILE),
-        MatmulKind::NT => (&MATMUL_NT, MATMUL_NT_REGISTER_TILE),
+    let chosen = ctx.tiles().matmul_variants;
+    let variant = match mm.kind {
+        MatmulKind::NN => chosen.nn,
+        MatmulKind::TN => chosen.tn,
+        MatmulKind::NT => chosen.nt,
     };
+    let (kernel, (bm, bn)) = variant_kernel(variant, mm.kind, ctx.tiles());
     let params = MatmulParams {
         m: u(mm.m),
         n: u(mm.n),
@@ -176,7 +236,6 @@ pub fn matmul(
         a_ones: mm.a_ones as u32,
         _pad0: 0,
     };
-    let (bm, bn) = ctx.tiles().matmul_block(tile);
     let groups = [
         u(mm.n.div_ceil(bn as usize)),
         u(mm.m.div_ceil(bm as usize)),

@@ -5,7 +5,7 @@
 //!
 //! | family | shaders | CPU reference |
 //! |---|---|---|
-//! | [`matmul`] | `matmul_{nn,tn,nt}.wgsl` | `reference::mlp` |
+//! | [`matmul`] | `matmul_{nn,tn,nt}.wgsl`, `matmul_{nn,tn,nt}_sg_*.wgsl` | `reference::mlp` |
 //! | [`coupling`] | `gather`, `coupling_{forward,inverse,backward}`, `scale_grad`, `scatter_add` | `reference::flow`, `reference::backward` |
 //! | [`density`] | `log_density.wgsl` | `reference::flow` |
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
@@ -33,6 +33,9 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &matmul::MATMUL_NN,
     &matmul::MATMUL_TN,
     &matmul::MATMUL_NT,
+    &matmul::MATMUL_NN_SUBGROUP,
+    &matmul::MATMUL_TN_SUBGROUP,
+    &matmul::MATMUL_NT_SUBGROUP,
     &coupling::GATHER,
     &coupling::COUPLING_FORWARD,
     &coupling::COUPLING_INVERSE,

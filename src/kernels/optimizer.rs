@@ -32,6 +32,7 @@ const fn grad_norm_kernel(entry: &'static str) -> Kernel<GradNormParams> {
         bindings: GRAD_NORM_BINDINGS,
         workgroup: Workgroup::Elementwise,
         overrides: &[],
+        features: wgpu::Features::empty(),
     })
 }
 
@@ -107,6 +108,7 @@ pub const ADAM: Kernel<AdamParams> = Kernel::new(KernelInfo {
     ],
     workgroup: Workgroup::Elementwise,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// One Adam step over `params.count` weights, clipped by the norm `grad_norm` left in `norm`.

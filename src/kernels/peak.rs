@@ -24,6 +24,7 @@ pub const PEAK_FMA: Kernel<PeakParams> = Kernel::new(KernelInfo {
     bindings: &[write("out")],
     workgroup: Workgroup::Elementwise,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// `count` invocations of `iterations` x 16 chains of FMAs; returns the dispatch and its

@@ -36,6 +36,7 @@ pub const DEQUANTIZE: Kernel<DequantizeParams> = Kernel::new(KernelInfo {
     ],
     workgroup: Workgroup::Reduce,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// The uniform values of a dequantize dispatch; `seed` changes per epoch via `set_params`.
@@ -98,6 +99,7 @@ pub const TO_PIXELS: Kernel<ToPixelsParams> = Kernel::new(KernelInfo {
     bindings: &[read("src"), write("dst")],
     workgroup: Workgroup::Elementwise,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// `dst = clamp(inverse transform(src[in_offset..]), 0, 1)`, `count` elements.
@@ -143,6 +145,7 @@ pub const GAUSSIAN: Kernel<GaussianParams> = Kernel::new(KernelInfo {
     bindings: &[write("dst")],
     workgroup: Workgroup::Elementwise,
     overrides: &[],
+    features: wgpu::Features::empty(),
 });
 
 /// `dst[out_offset..][..count] = temperature * N(0, 1)` from a counter-based hash of `seed`.

@@ -23,7 +23,6 @@ pub struct TrainStep {
     /// Adam's first and second moments, in the parameter layout.
     pub m: GpuTensor,
     pub v: GpuTensor,
-    norm: GpuTensor,
     /// The epoch's shuffled image order.
     order: GpuTensor,
     pre_logdet: GpuTensor,
@@ -105,7 +104,6 @@ impl TrainStep {
             backprop,
             m,
             v,
-            norm,
             order,
             pre_logdet,
             nll,
@@ -161,11 +159,6 @@ impl TrainStep {
             },
             steps,
         ))
-    }
-
-    /// The gradient norm of the last step (before clipping).
-    pub fn last_grad_norm(&self, ctx: &GpuContext) -> Result<f64> {
-        Ok(ctx.read(&self.norm)?[NORM_PARTIALS] as f64)
     }
 
     pub fn read_moments(&self, ctx: &GpuContext) -> Result<(Vec<f32>, Vec<f32>)> {
