@@ -1,5 +1,5 @@
 //! Log-likelihood of a whole image set on the GPU, in chunks, one submit per dequantization
-//! draw, one readback at the end.
+//! draw, one readback (the only wait) at the end.
 
 use crate::error::Result;
 use crate::gpu::ops::{self, Preprocess};
@@ -22,10 +22,11 @@ pub fn nats_per_image(
     let batch = images.count.min(crate::model::flow::DEFAULT_CHUNK);
     let ws = flow.workspace(batch)?;
     let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
-    let log_p = ctx.zeros(&[images.count], "log p")?;
-    let log_det_pre = ctx.zeros(&[images.count], "transform log-det")?;
-    let mut total = vec![0.0f64; images.count];
     let passes = draws.max(1);
+    // Every draw's results get their own rows, so one readback serves all draws.
+    let rows_all = passes as usize * images.count;
+    let log_p = ctx.zeros(&[rows_all], "log p")?;
+    let log_det_pre = ctx.zeros(&[rows_all], "transform log-det")?;
     for draw in 0..passes {
         let mut encoder = ctx
             .device
@@ -50,7 +51,7 @@ pub fn nats_per_image(
             list.extend(ws.forward());
             ctx.record(&mut encoder, &list);
             let rows_bytes = (rows * 4) as u64;
-            let at = (start * 4) as u64;
+            let at = ((draw as usize * images.count + start) * 4) as u64;
             encoder.copy_buffer_to_buffer(
                 ws.density.buffer(),
                 ws.density.byte_offset() + (batch * 4) as u64,
@@ -68,9 +69,15 @@ pub fn nats_per_image(
             keep.push(d);
         }
         ctx.queue.submit(Some(encoder.finish()));
-        let got = ctx.read_many(&[&log_p, &log_det_pre])?;
-        for (i, t) in total.iter_mut().enumerate() {
-            *t += crate::model::likelihood::nats_per_image(got[0][i] as f64, got[1][i] as f64, dim);
+    }
+    let got = ctx.read_many(&[&log_p, &log_det_pre])?;
+    let mut total = vec![0.0f64; images.count];
+    for (log_p, log_det_pre) in got[0]
+        .chunks_exact(images.count)
+        .zip(got[1].chunks_exact(images.count))
+    {
+        for (t, (&lp, &ld)) in total.iter_mut().zip(log_p.iter().zip(log_det_pre)) {
+            *t += crate::model::likelihood::nats_per_image(lp as f64, ld as f64, dim);
         }
     }
     Ok(total.into_iter().map(|t| t / passes as f64).collect())

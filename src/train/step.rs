@@ -15,13 +15,14 @@ use crate::model::Flow;
 use crate::train::gpu_data::GpuImages;
 
 pub struct TrainStep {
-    pub batch: usize,
+    batch: usize,
     ws: Rc<Workspace>,
     backprop: Backprop,
     /// Adam's first and second moments, in the parameter layout.
-    pub m: GpuTensor,
-    pub v: GpuTensor,
-    norm: GpuTensor,
+    m: GpuTensor,
+    v: GpuTensor,
+    /// The gradient norm's partial sums and total, written by `grad_norm`, read by `adam`.
+    _norm: GpuTensor,
     /// The epoch's shuffled image order.
     order: GpuTensor,
     pre_logdet: GpuTensor,
@@ -87,7 +88,7 @@ impl TrainStep {
             backprop,
             m,
             v,
-            norm,
+            _norm: norm,
             order,
             pre_logdet,
             loss_sums,
@@ -128,6 +129,7 @@ impl TrainStep {
 
     /// Mean training loss since the last call, in nats per image *before* the 8-bit bin term
     /// (`-(log p(y) + log|dy/dv|)`), and the number of steps it covers; clears the sums.
+    /// Waits for every queued step: call it once per logging interval, not per step.
     pub fn take_loss(&self, ctx: &GpuContext) -> Result<(f64, u32)> {
         let sums = ctx.read(&self.loss_sums)?;
         ctx.write(&self.loss_sums, &[0.0, 0.0]);
@@ -140,11 +142,6 @@ impl TrainStep {
             },
             steps,
         ))
-    }
-
-    /// The gradient norm of the last step (before clipping).
-    pub fn last_grad_norm(&self, ctx: &GpuContext) -> Result<f64> {
-        Ok(ctx.read(&self.norm)?[ops::NORM_PARTIALS] as f64)
     }
 
     pub fn read_moments(&self, ctx: &GpuContext) -> Result<(Vec<f32>, Vec<f32>)> {
