@@ -4,6 +4,7 @@
 //! `--help` lists every option.
 
 use clap::Parser;
+use flowgpu::cli::adapter_arg::AdapterArg;
 use flowgpu::cli::commands::run_train;
 use flowgpu::cli::train_args::TrainArgs;
 
@@ -14,11 +15,18 @@ use flowgpu::cli::train_args::TrainArgs;
 )]
 struct Cli {
     #[command(flatten)]
+    adapter: AdapterArg,
+    #[command(flatten)]
     train: TrainArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    match run_train(&Cli::parse().train) {
+    let cli = Cli::parse();
+    match cli
+        .adapter
+        .open_context()
+        .and_then(|ctx| run_train(ctx, &cli.train))
+    {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

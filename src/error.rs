@@ -1,7 +1,7 @@
 //! One error type for the crate: every failure a user can meet carries a message that says
 //! what went wrong and, where possible, what to do about it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,6 +15,20 @@ pub enum Error {
     Checkpoint(String),
     #[error("report: {0}")]
     Report(String),
+    /// The training loss or the validation likelihood stopped being a finite number: a
+    /// training failure, not a wrong option (though a lower rate or clipping may avoid it).
+    #[error(
+        "training diverged at step {step} ({what} {value}); {}. Lower --lr or set --clip",
+        last_good_sentence(.last_good.as_deref())
+    )]
+    Diverged {
+        step: u64,
+        /// What went non-finite: "train loss" (nats) or "validation bits/dim".
+        what: &'static str,
+        value: f64,
+        /// The newest checkpoint this run wrote or resumed from; `None` before the first.
+        last_good: Option<PathBuf>,
+    },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -32,5 +46,12 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn last_good_sentence(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => format!("the last good checkpoint is {}", p.display()),
+        None => "no checkpoint was written yet".into(),
     }
 }

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use flowgpu::cli::adapter_arg::AdapterArg;
 use flowgpu::cli::commands::{self, parse_pairs, ReportFlags};
 use flowgpu::cli::train_args::TrainArgs;
-use flowgpu::gpu::{AdapterChoice, GpuContext};
 
 #[derive(Parser)]
 #[command(
@@ -17,9 +16,8 @@ use flowgpu::gpu::{AdapterChoice, GpuContext};
     about = "Normalizing flows on MNIST with hand-written WGSL kernels (wgpu)"
 )]
 struct Cli {
-    /// Adapter: auto, hardware, software, or part of an adapter's name (also FLOWGPU_ADAPTER).
-    #[arg(long, global = true)]
-    adapter: Option<String>,
+    #[command(flatten)]
+    adapter: AdapterArg,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,16 +93,9 @@ enum Command {
 }
 
 fn run(cli: Cli) -> flowgpu::Result<()> {
-    if let Some(a) = &cli.adapter {
-        std::env::set_var(AdapterChoice::ENV, a);
-    }
-    if let Command::Train(args) = &cli.command {
-        return commands::run_train(args);
-    }
-    let ctx = Arc::new(GpuContext::from_env()?);
-    eprintln!("adapter: {}", ctx.describe());
+    let ctx = cli.adapter.open_context()?;
     match cli.command {
-        Command::Train(_) => unreachable!("handled above"),
+        Command::Train(args) => commands::run_train(ctx, &args)?,
         Command::Eval { checkpoint, draws } => {
             let t = commands::run_eval(ctx, &checkpoint, draws)?;
             println!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::model::Flow;
 use crate::report::figures::{
@@ -28,11 +28,9 @@ fn forward_macs(opts: &TrainOptions) -> f64 {
     (per_layer * opts.flow.layers) as f64
 }
 
-/// Trains, then writes the figures and the report; prints the test log-likelihood.
-pub fn run_train(args: &TrainArgs) -> Result<()> {
+/// Trains on `ctx`, then writes the figures and the report; prints the test log-likelihood.
+pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
     let opts = args.options();
-    let ctx = Arc::new(GpuContext::from_env()?);
-    log(&format!("adapter: {}", ctx.describe()));
     if ctx.is_software() && args.resume.is_none() {
         // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
         // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
@@ -57,12 +55,10 @@ pub fn run_train(args: &TrainArgs) -> Result<()> {
         log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
     }
     let outcome = train(ctx.clone(), &opts, args.resume.as_deref(), &stop, &mut log)?;
-    if outcome.interrupted {
+    // Only an interrupted run ends without a test result; it has said how to resume.
+    let Some(test) = outcome.test else {
         return Ok(());
-    }
-    let test = outcome
-        .test
-        .ok_or_else(|| Error::Config("training ended without a test evaluation".into()))?;
+    };
     if !args.no_report {
         let files = report_from_checkpoint(
             ctx,

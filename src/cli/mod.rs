@@ -1,4 +1,5 @@
 //! The command-line front end shared by the `flowgpu` binary and `examples/train.rs`.
 
+pub mod adapter_arg;
 pub mod commands;
 pub mod train_args;

@@ -1,7 +1,7 @@
 //! Log-likelihood of a whole image set on the GPU, in chunks, one submit per dequantization
-//! draw, one readback at the end, summarised as a [`Likelihood`] (the one likelihood-result
-//! type that `summary.json` and the report use too). The per-image loss comes from the same
-//! loss stage as training's ([`crate::kernels::loss`]).
+//! draw, one readback (the only wait) at the end, summarised as a [`Likelihood`] (the one
+//! likelihood-result type that `summary.json` and the report use too). The per-image loss
+//! comes from the same loss stage as training's ([`crate::kernels::loss`]).
 
 use crate::config::Preprocess;
 use crate::error::Result;
@@ -28,7 +28,6 @@ pub fn nats_per_image(
     let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
     let nll = ctx.zeros(&[batch], "loss per image")?;
     let sums = ctx.zeros(&[2], "loss sums")?;
-    let all_nll = ctx.zeros(&[images.count], "loss per image")?;
     let cfg = flow.config();
     let loss = loss::loss_per_image(
         ctx,
@@ -44,8 +43,9 @@ pub fn nats_per_image(
             grad_z: None,
         },
     )?;
-    let mut total = vec![0.0f64; images.count];
     let passes = draws.max(1);
+    // Every draw's results get their own rows, so one readback serves all draws.
+    let all_nll = ctx.zeros(&[passes as usize * images.count], "loss per image")?;
     for draw in 0..passes {
         let mut encoder = ctx
             .device()
@@ -72,18 +72,22 @@ pub fn nats_per_image(
             list.extend(ws.forward());
             list.push(&loss);
             ctx.record(&mut encoder, &list);
+            let at = ((draw as usize * images.count + start) * 4) as u64;
             encoder.copy_buffer_to_buffer(
                 nll.buffer(),
                 nll.byte_offset(),
                 all_nll.buffer(),
-                all_nll.byte_offset() + (start * 4) as u64,
+                all_nll.byte_offset() + at,
                 (rows * 4) as u64,
             );
             keep.push(d);
         }
         ctx.queue().submit(Some(encoder.finish()));
-        let got = ctx.read(&all_nll)?;
-        for (t, v) in total.iter_mut().zip(got) {
+    }
+    let got = ctx.read(&all_nll)?;
+    let mut total = vec![0.0f64; images.count];
+    for draw in got.chunks_exact(images.count) {
+        for (t, &v) in total.iter_mut().zip(draw) {
             *t += v as f64;
         }
     }

@@ -1,10 +1,15 @@
-//! Training: the GPU-resident dataset ([`gpu_data`]), one fused training step ([`step`]),
-//! evaluation ([`evaluate`]), learning-rate schedules ([`schedule`]), checkpoints
-//! ([`checkpoint`]) and the training loop with its options ([`run`]).
+//! Training: the options of a run ([`options`]), the GPU-resident dataset ([`gpu_data`]), one
+//! fused training step ([`step`]), evaluation ([`evaluate`]), learning-rate schedules
+//! ([`schedule`]), the run's seeds ([`seeds`]), its starting point ([`start`]), checkpoints
+//! ([`checkpoint`]) and the files a run writes ([`run_files`]), and the training loop ([`run`]).
 
 pub mod checkpoint;
 pub mod evaluate;
 pub mod gpu_data;
+pub mod options;
 pub mod run;
+pub mod run_files;
 pub mod schedule;
+pub mod seeds;
+pub mod start;
 pub mod step;

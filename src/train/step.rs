@@ -17,12 +17,11 @@ use crate::model::Flow;
 use crate::train::gpu_data::GpuImages;
 
 pub struct TrainStep {
-    pub batch: usize,
     ws: Arc<Workspace>,
     backprop: Backprop,
     /// Adam's first and second moments, in the parameter layout.
-    pub m: GpuTensor,
-    pub v: GpuTensor,
+    m: GpuTensor,
+    v: GpuTensor,
     /// The epoch's shuffled image order.
     order: GpuTensor,
     pre_logdet: GpuTensor,
@@ -99,7 +98,6 @@ impl TrainStep {
             &norm,
         )?;
         Ok(Self {
-            batch,
             ws,
             backprop,
             m,
@@ -147,6 +145,7 @@ impl TrainStep {
 
     /// Mean training loss since the last call, in nats per 8-bit image (the per-step batch
     /// means averaged), and the number of steps it covers; clears the sums.
+    /// Waits for every queued step: call it once per logging interval, not per step.
     pub fn take_loss(&self, ctx: &GpuContext) -> Result<(f64, u32)> {
         let sums = ctx.read(&self.loss_sums)?;
         ctx.write(&self.loss_sums, &[0.0, 0.0]);

@@ -1,0 +1,105 @@
+//! The options that define a training run (stored in every checkpoint and `summary.json`),
+//! their validation, and the one-line description of the model they train.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Preprocess;
+use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
+use crate::data::{self, DatasetName};
+use crate::error::{Error, Result};
+use crate::train::schedule::DecayKind;
+
+/// Everything that defines a training run. Stored in checkpoints and `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub run_name: String,
+    pub runs_dir: PathBuf,
+    pub dataset: DatasetName,
+    /// Where the IDX files are (default `data/<dataset>`); fetched there when missing.
+    pub data_dir: Option<PathBuf>,
+    pub flow: FlowConfig,
+    /// `Some(a)`: the flow models `logit(a + (1 - 2a) v)`; `None`: `v` itself.
+    pub logit_alpha: Option<f32>,
+    pub epochs: u32,
+    pub batch: usize,
+    pub lr: f64,
+    pub decay: DecayKind,
+    pub final_lr_fraction: f64,
+    pub warmup_steps: u64,
+    pub adam: AdamConfig,
+    pub seed: u64,
+    pub log_every: u32,
+    /// Dequantization draws averaged for the final test log-likelihood.
+    pub test_draws: u32,
+    /// Use only the first N images of each split (smoke runs and tests).
+    pub train_limit: Option<usize>,
+    pub valid_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    /// Stop after this many steps in total (tests; `None` = all epochs).
+    pub max_steps: Option<u64>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Data-dependent start: the last per-layer scale is set so that every output dimension
+    /// has unit second moment on a sample of training images (as ActNorm does in Glow).
+    #[serde(default)]
+    pub data_init: bool,
+}
+
+impl TrainOptions {
+    pub fn run_dir(&self) -> PathBuf {
+        self.runs_dir.join(&self.run_name)
+    }
+
+    pub fn preprocess(&self) -> Preprocess {
+        Preprocess {
+            logit_alpha: self.logit_alpha,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| data::default_data_dir(self.dataset))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.flow.validate().map_err(Error::Config)?;
+        let bad = |m: String| Err(Error::Config(m));
+        if self.batch == 0 {
+            return bad("--batch must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if let Some(a) = self.logit_alpha {
+            if !(0.0..0.5).contains(&a) {
+                return bad(format!("--logit-alpha must be in [0, 0.5), got {a}"));
+            }
+        }
+        if self.log_every == 0 {
+            return bad("--log-every must be at least 1".into());
+        }
+        if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) {
+            return bad(format!(
+                "--name '{}' must be a plain folder name",
+                self.run_name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// "affine (RealNVP) coupling flow, 4 layers, ...": the model in words, for logs and the report.
+pub fn describe_model(cfg: &FlowConfig) -> String {
+    let coupling = match cfg.coupling {
+        CouplingKind::Additive => "additive (NICE)",
+        CouplingKind::Affine => "affine (RealNVP)",
+    };
+    let mask = match cfg.mask {
+        MaskKind::Halves => "halves",
+        MaskKind::Interleaved => "interleaved",
+    };
+    format!("{coupling} coupling flow, {} layers, {mask} mask, conditioners of 5 linear layers with H = {}", cfg.layers, cfg.hidden)
+}
