@@ -8,6 +8,7 @@ use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
 use crate::error::Result;
 use crate::gpu::GpuContext;
+use crate::kernels::tune::{default_budget, default_cache_dir, flow_shapes, tune, TuneMode};
 use crate::model::Flow;
 use crate::report::figures::{
     interpolation_grid, layers_grid, pairs_by_label, sample_grid, DEFAULT_PAIR_LABELS,
@@ -16,6 +17,7 @@ use crate::report::run_report::{write_run_report, RunReport};
 use crate::train::checkpoint;
 use crate::train::evaluate::{evaluate, Likelihood};
 use crate::train::gpu_data::GpuImages;
+use crate::train::profile::profile_training_step;
 use crate::train::run::{checkpoint_run_info, train, TrainOptions, TrainState, TEST_SEED};
 
 fn log(msg: &str) {
@@ -44,6 +46,17 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
             ));
         }
     }
+    let cache = args.tune_cache.clone().unwrap_or_else(default_cache_dir);
+    let tuned = tune(
+        &ctx,
+        &flow_shapes(&opts.flow, opts.batch),
+        args.tune,
+        Some(&cache),
+        default_budget(&ctx),
+    )?;
+    if args.tune != TuneMode::Off {
+        log(&tuned.summary());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || {
@@ -55,6 +68,15 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
         log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
     }
     let outcome = train(ctx.clone(), &opts, args.resume.as_deref(), &stop, &mut log)?;
+    if args.profile {
+        let p = profile_training_step(&ctx, &opts.flow, opts.batch, opts.preprocess(), 3)?;
+        let table = p.table(&format!(
+            "profile of one training step (H = {}, batch {})",
+            opts.flow.hidden, opts.batch
+        ));
+        log(&table);
+        crate::atomic_write::write_atomic(&outcome.run_dir.join("profile.txt"), table.as_bytes())?;
+    }
     // Only an interrupted run ends without a test result; it has said how to resume.
     let Some(test) = outcome.test else {
         return Ok(());

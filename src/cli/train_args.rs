@@ -1,6 +1,7 @@
 //! Command-line options of `train` (the example and the `flowgpu train` subcommand), with the
 //! presets: `spec` (the exercise's model, the default) and `quick` (small enough for a CPU).
 
+use crate::kernels::tune::TuneMode;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -92,6 +93,17 @@ pub struct TrainArgs {
     /// Start from the plain initialisation (identity flow) instead of the data-dependent scale.
     #[arg(long)]
     pub no_data_init: bool,
+    /// Matmul kernels: auto (time each variant once per adapter and cache the choice), off
+    /// (the adapter's defaults) or force (time again).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub tune: TuneMode,
+    /// Where tuning choices are cached (default: $FLOWGPU_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/flowgpu, else ~/.cache/flowgpu).
+    #[arg(long)]
+    pub tune_cache: Option<PathBuf>,
+    /// At the end, print the GPU time of every kernel of one training step, sorted by share.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 impl Preset {

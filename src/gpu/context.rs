@@ -1,12 +1,13 @@
 //! The one place that owns the wgpu instance, adapter, device and queue.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::tensor::GpuTensor;
-use crate::gpu::tiles::TileConfig;
+use crate::gpu::tiles::{MatmulShape, MatmulVariant, TileConfig};
 
 /// Which adapter to use. Read from `FLOWGPU_ADAPTER` (or a command-line flag):
 /// `auto` (default: discrete GPU, then integrated, then anything else, then software),
@@ -51,6 +52,8 @@ pub struct GpuContext {
     /// Optional features the device was opened with (see [`OPTIONAL_FEATURES`]).
     features: wgpu::Features,
     tiles: TileConfig,
+    /// Variants chosen per matmul shape by autotuning; other shapes use the tiles' default.
+    matmul_choices: RwLock<HashMap<MatmulShape, MatmulVariant>>,
     pipelines: PipelineCache,
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
@@ -64,7 +67,10 @@ pub struct GpuContext {
 
 /// Features requested when the adapter has them; kernels that need one are only chosen when
 /// the device has it. `SUBGROUP`: the CPU matmul variants share loads across SIMD lanes.
-pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP;
+/// `TIMESTAMP_QUERY` and `..._INSIDE_PASSES`: `--profile` times each kernel on the GPU.
+pub const OPTIONAL_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP
+    .union(wgpu::Features::TIMESTAMP_QUERY)
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
 
 /// Storage buffers the widest kernel binds in one stage.
 pub const REQUIRED_STORAGE_BUFFERS: u32 = 8;
@@ -176,6 +182,7 @@ impl GpuContext {
             limits,
             features,
             tiles,
+            matmul_choices: RwLock::default(),
             pipelines: PipelineCache::default(),
             unused,
             staging: Mutex::new(None),
@@ -204,9 +211,29 @@ impl GpuContext {
         self.features
     }
 
-    /// Chooses other matmul kernels (autotuning); variants the device cannot run stay `Tiled`.
-    pub fn set_matmul_variants(&mut self, v: crate::gpu::tiles::MatmulVariants) {
-        self.tiles.matmul_variants = v.supported(self.features, &self.info);
+    /// The variant that computes a matmul of this shape: the autotuned choice, else the
+    /// tiles' default for its kind.
+    pub fn matmul_variant(&self, shape: MatmulShape) -> MatmulVariant {
+        self.matmul_choices
+            .read()
+            .ok()
+            .and_then(|c| c.get(&shape).copied())
+            .unwrap_or_else(|| self.tiles.matmul_variants.get(shape.kind))
+    }
+
+    /// Records autotuned choices (dispatches made afterwards use them); variants this device
+    /// cannot run are ignored.
+    pub fn set_matmul_choices(&self, choices: &[(MatmulShape, MatmulVariant)]) -> Result<()> {
+        let mut map = self
+            .matmul_choices
+            .write()
+            .map_err(|_| Error::Gpu("the matmul choices were poisoned by a panic".into()))?;
+        for &(shape, v) in choices {
+            if v.runs_on(self.features, &self.info) {
+                map.insert(shape, v);
+            }
+        }
+        Ok(())
     }
 
     /// The workgroup and tile sizes every pipeline of this context is built with.

@@ -1,12 +1,14 @@
 //! Everything that touches wgpu, and nothing about flows: the device ([`context`]), typed
 //! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
 //! shader ([`reflect`]), pipelines built from declarations ([`pipeline`]), recorded
-//! dispatches ([`program`]) and workgroup sizes ([`tiles`]). The flow's kernels are
+//! dispatches ([`program`]), per-kernel GPU time ([`profile`]) and workgroup sizes and
+//! matmul variants ([`tiles`]). The flow's kernels are
 //! declared in [`crate::kernels`].
 
 pub mod context;
 pub mod kernel;
 pub mod pipeline;
+pub mod profile;
 pub mod program;
 pub mod reflect;
 pub mod tensor;
@@ -15,4 +17,4 @@ pub mod tiles;
 pub use context::{AdapterChoice, GpuContext};
 pub use program::Dispatch;
 pub use tensor::GpuTensor;
-pub use tiles::{MatmulVariant, MatmulVariants, TileConfig};
+pub use tiles::{MatmulKind, MatmulShape, MatmulVariant, MatmulVariants, TileConfig};

@@ -17,6 +17,8 @@ pub const MAX_GROUPS: u32 = 65535;
 
 pub struct Dispatch {
     pipeline: Arc<Pipeline>,
+    /// What this dispatch computes beyond its kernel (e.g. a matmul's shape), for profiles.
+    detail: String,
     bind_group: wgpu::BindGroup,
     uniform: wgpu::Buffer,
     groups: [u32; 3],
@@ -30,9 +32,19 @@ impl Dispatch {
             .write_buffer(&self.uniform, 0, bytemuck::bytes_of(params));
     }
 
-    /// `file:entry` of the kernel (profiles and messages).
-    pub fn label(&self) -> &str {
-        &self.pipeline.label
+    /// Adds what this dispatch computes to its description (e.g. a matmul's shape).
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// The kernel's `file:entry` and the detail, for profiles.
+    pub fn describe(&self) -> String {
+        if self.detail.is_empty() {
+            self.pipeline.label.clone()
+        } else {
+            format!("{} {}", self.pipeline.label, self.detail)
+        }
     }
 }
 
@@ -91,6 +103,7 @@ impl GpuContext {
         });
         Ok(Dispatch {
             pipeline,
+            detail: String::new(),
             bind_group,
             uniform,
             groups,
@@ -107,6 +120,27 @@ impl GpuContext {
             pass.set_pipeline(&d.pipeline.pipeline);
             pass.set_bind_group(0, &d.bind_group, &[]);
             pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        }
+    }
+
+    /// [`GpuContext::record`] with a timestamp before the first dispatch and after each one
+    /// (needs `TIMESTAMP_QUERY_INSIDE_PASSES`; `queries` holds `dispatches.len() + 1`).
+    pub fn record_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        dispatches: &[&Dispatch],
+        queries: &wgpu::QuerySet,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("profiled"),
+            timestamp_writes: None,
+        });
+        pass.write_timestamp(queries, 0);
+        for (i, d) in dispatches.iter().enumerate() {
+            pass.set_pipeline(&d.pipeline.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            pass.write_timestamp(queries, i as u32 + 1);
         }
     }
 

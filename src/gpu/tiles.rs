@@ -11,6 +11,27 @@ pub const MATMUL_REGISTER_TILE: (u32, u32) = (4, 16);
 /// The same for matmul_nt (one mat4x4 accumulator, vec4 loads along K).
 pub const MATMUL_NT_REGISTER_TILE: (u32, u32) = (4, 4);
 
+/// Which operand is transposed: the three products a linear layer needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum MatmulKind {
+    /// `C = A B`
+    NN,
+    /// `C = A B^T`
+    NT,
+    /// `C = A^T B`
+    TN,
+}
+
+/// A matmul's kind and size `C[m, n] = opA(A)[m, k] opB(B)[k, n]`: what a variant is chosen
+/// for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct MatmulShape {
+    pub kind: MatmulKind,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
 /// Which kernel computes a matmul kind (see `kernels::matmul` for the table of kernels and
 /// the blocks of C they cover).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -51,6 +72,14 @@ pub struct MatmulVariants {
 }
 
 impl MatmulVariants {
+    pub fn get(&self, kind: MatmulKind) -> MatmulVariant {
+        match kind {
+            MatmulKind::NN => self.nn,
+            MatmulKind::TN => self.tn,
+            MatmulKind::NT => self.nt,
+        }
+    }
+
     pub const TILED: Self = Self::all(MatmulVariant::Tiled);
     pub const SUBGROUP: Self = Self::all(MatmulVariant::Subgroup);
 

@@ -18,6 +18,7 @@
 use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
 use crate::gpu::program::MAX_GROUPS;
+pub use crate::gpu::tiles::{MatmulKind, MatmulShape};
 use crate::gpu::tiles::{
     MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE, SUBGROUP_LANES,
 };
@@ -112,17 +113,6 @@ pub const MATMUL_NT: Kernel<MatmulParams> = matmul_kernel(
     include_str!("../../shaders/matmul_nt.wgsl"),
 );
 
-/// Which operand is transposed: the three products a linear layer needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatmulKind {
-    /// `C = A B`
-    NN,
-    /// `C = A B^T`
-    NT,
-    /// `C = A^T B`
-    TN,
-}
-
 /// Applied to each element of C before it is stored; a pipeline override (`EPILOGUE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Epilogue {
@@ -173,6 +163,56 @@ impl Matmul {
         2.0 * self.m as f64 * self.n as f64 * self.k as f64
     }
 
+    /// The forward product of a linear layer `[batch, n_in] -> [batch, n_out]` with the bias
+    /// trick, through a ReLU or not.
+    pub fn linear_forward(batch: usize, n_in: usize, n_out: usize, relu: bool) -> Self {
+        Self {
+            kind: MatmulKind::NN,
+            m: batch,
+            n: n_out,
+            k: n_in + 1,
+            a_ones: true,
+            epilogue: if relu { Epilogue::Relu } else { Epilogue::None },
+        }
+    }
+
+    /// `[dW; db] = [x | 1]^T dy` of that layer.
+    pub fn weight_grad(batch: usize, n_in: usize, n_out: usize) -> Self {
+        Self {
+            kind: MatmulKind::TN,
+            m: n_in + 1,
+            n: n_out,
+            k: batch,
+            a_ones: true,
+            epilogue: Epilogue::None,
+        }
+    }
+
+    /// `dx = dy W^T` of that layer, through the derivative of the ReLU that made `x` or not.
+    pub fn input_grad(batch: usize, n_in: usize, n_out: usize, relu_grad: bool) -> Self {
+        Self {
+            kind: MatmulKind::NT,
+            m: batch,
+            n: n_in,
+            k: n_out,
+            a_ones: false,
+            epilogue: if relu_grad {
+                Epilogue::ReluGrad
+            } else {
+                Epilogue::None
+            },
+        }
+    }
+
+    pub fn shape(&self) -> MatmulShape {
+        MatmulShape {
+            kind: self.kind,
+            m: self.m,
+            n: self.n,
+            k: self.k,
+        }
+    }
+
     /// Stored (rows, cols) of A, B and C; row strides are `padded(cols)`.
     pub fn stored_shapes(&self) -> [(usize, usize); 3] {
         let ones = self.a_ones as usize;
@@ -184,9 +224,23 @@ impl Matmul {
     }
 }
 
-/// `aux` (the ReLU output, C's shape) is needed by [`Epilogue::ReluGrad`] only.
+/// `aux` (the ReLU output, C's shape) is needed by [`Epilogue::ReluGrad`] only. The kernel
+/// is the context's choice for this shape ([`GpuContext::matmul_variant`]).
 pub fn matmul(
     ctx: &GpuContext,
+    mm: Matmul,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    c: &GpuTensor,
+    aux: Option<&GpuTensor>,
+) -> Result<Dispatch> {
+    matmul_with(ctx, ctx.matmul_variant(mm.shape()), mm, a, b, c, aux)
+}
+
+/// [`matmul`] with a given variant (autotuning and benchmarks compare them).
+pub fn matmul_with(
+    ctx: &GpuContext,
+    variant: MatmulVariant,
     mm: Matmul,
     a: &GpuTensor,
     b: &GpuTensor,
@@ -214,12 +268,6 @@ pub fn matmul(
         );
     }
     let aux = aux.unwrap_or(ctx.unused());
-    let chosen = ctx.tiles().matmul_variants;
-    let variant = match mm.kind {
-        MatmulKind::NN => chosen.nn,
-        MatmulKind::TN => chosen.tn,
-        MatmulKind::NT => chosen.nt,
-    };
     let (kernel, (bm, bn)) = variant_kernel(variant, mm.kind, ctx.tiles());
     let params = MatmulParams {
         m: u(mm.m),
@@ -245,11 +293,16 @@ pub fn matmul(
         groups[0] <= MAX_GROUPS && groups[1] <= MAX_GROUPS,
         "matmul grid too large; split the batch"
     );
-    ctx.dispatch(
-        kernel,
-        &[("EPILOGUE", mm.epilogue as u32 as f64)],
-        &params,
-        &[a, b, c, aux],
-        groups,
-    )
+    Ok(ctx
+        .dispatch(
+            kernel,
+            &[("EPILOGUE", mm.epilogue as u32 as f64)],
+            &params,
+            &[a, b, c, aux],
+            groups,
+        )?
+        .with_detail(format!(
+            "{:?} {}x{}x{} {variant:?}",
+            mm.kind, mm.m, mm.n, mm.k
+        )))
 }

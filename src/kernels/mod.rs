@@ -20,6 +20,7 @@ pub mod matmul;
 pub mod optimizer;
 pub mod peak;
 pub mod transform;
+pub mod tune;
 
 use crate::gpu::kernel::{AnyKernel, SharedConst};
 

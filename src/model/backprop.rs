@@ -13,7 +13,7 @@
 use crate::error::Result;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::coupling;
-use crate::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use crate::kernels::matmul::{self, padded, Matmul};
 use crate::model::layout::ParamLayout;
 use crate::model::workspace::Workspace;
 
@@ -87,14 +87,7 @@ impl Backprop {
                 } else {
                     &bufs.hidden[k - 1]
                 };
-                let dwb = Matmul {
-                    kind: MatmulKind::TN,
-                    m: slot.n_in + 1,
-                    n: slot.n_out,
-                    k: b,
-                    a_ones: true,
-                    epilogue: Epilogue::None,
-                };
+                let dwb = Matmul::weight_grad(b, slot.n_in, slot.n_out);
                 out.push(matmul::matmul(
                     ctx,
                     dwb,
@@ -107,19 +100,12 @@ impl Backprop {
                 if k == 0 && l == 0 {
                     break;
                 }
-                let (dst, aux, epilogue) = if k == 0 {
-                    (&gxa, None, Epilogue::None)
+                let (dst, aux) = if k == 0 {
+                    (&gxa, None)
                 } else {
-                    (&gmlp[k % 2], Some(&bufs.hidden[k - 1]), Epilogue::ReluGrad)
+                    (&gmlp[k % 2], Some(&bufs.hidden[k - 1]))
                 };
-                let dx = Matmul {
-                    kind: MatmulKind::NT,
-                    m: b,
-                    n: slot.n_in,
-                    k: slot.n_out,
-                    a_ones: false,
-                    epilogue,
-                };
+                let dx = Matmul::input_grad(b, slot.n_in, slot.n_out, aux.is_some());
                 out.push(matmul::matmul(
                     ctx,
                     dx,

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::coupling::{self, CouplingSite};
 use crate::kernels::density;
-use crate::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use crate::kernels::matmul::{self, padded, Matmul};
 use crate::model::layout::ParamLayout;
 
 /// Activations of one coupling layer's conditioner.
@@ -124,18 +124,8 @@ impl Workspace {
             } else {
                 &bufs.hidden[i]
             };
-            let mm = Matmul {
-                kind: MatmulKind::NN,
-                m: self.batch,
-                n: slot.n_out,
-                k: slot.n_in + 1,
-                a_ones: true,
-                epilogue: if i == slots.len() - 1 {
-                    Epilogue::None
-                } else {
-                    Epilogue::Relu
-                },
-            };
+            let relu = i + 1 < slots.len();
+            let mm = Matmul::linear_forward(self.batch, slot.n_in, slot.n_out, relu);
             let w = params.view(slot.offset, &[slot.block_len()]);
             out.push(matmul::matmul(ctx, mm, src, &w, dst, None)?);
         }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod evaluate;
 pub mod gpu_data;
 pub mod options;
+pub mod profile;
 pub mod run;
 pub mod run_files;
 pub mod schedule;
