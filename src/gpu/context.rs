@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
+use crate::gpu::scratch::Scratch;
 use crate::gpu::tensor::GpuTensor;
 use crate::gpu::tiles::TileConfig;
 
@@ -55,6 +56,8 @@ pub struct GpuContext {
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
     unused: GpuTensor,
+    /// Shared by multi-pass kernels between their passes (see [`GpuContext::scratch`]).
+    pub(crate) scratch: Scratch,
     /// The readback buffer, grown to the largest read so far and reused.
     pub(crate) staging: Mutex<Option<Arc<wgpu::Buffer>>>,
     // Kept alive for the lifetime of the device.
@@ -178,6 +181,7 @@ impl GpuContext {
             tiles,
             pipelines: PipelineCache::default(),
             unused,
+            scratch: Scratch::default(),
             staging: Mutex::new(None),
             _adapter: adapter,
             _instance: instance,

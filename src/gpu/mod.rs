@@ -1,14 +1,15 @@
 //! Everything that touches wgpu, and nothing about flows: the device ([`context`]), typed
 //! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
 //! shader ([`reflect`]), pipelines built from declarations ([`pipeline`]), recorded
-//! dispatches ([`program`]) and workgroup sizes ([`tiles`]). The flow's kernels are
-//! declared in [`crate::kernels`].
+//! dispatches ([`program`]), scratch memory for multi-pass kernels ([`scratch`]) and
+//! workgroup sizes ([`tiles`]). The flow's kernels are declared in [`crate::kernels`].
 
 pub mod context;
 pub mod kernel;
 pub mod pipeline;
 pub mod program;
 pub mod reflect;
+pub mod scratch;
 pub mod tensor;
 pub mod tiles;
 
