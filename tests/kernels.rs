@@ -51,7 +51,8 @@ fn every_matmul_variant_is_tested() {
         ]
     };
     for variant in MatmulVariant::ALL {
-        if !variant.runs_on(ctxs[0].features(), ctxs[0].info()) {
+        if !(variant.runs_on(ctxs[0].features(), ctxs[0].info()) && variant.fits(ctxs[0].limits()))
+        {
             eprintln!("this adapter cannot run the {variant:?} matmuls; they are not tested");
             continue;
         }

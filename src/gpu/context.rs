@@ -170,7 +170,10 @@ impl GpuContext {
         let limits = device.limits();
         let features = device.features();
         let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
-        tiles.matmul_variants = tiles.matmul_variants.supported(features, &info);
+        tiles.matmul_variants = tiles
+            .matmul_variants
+            .supported(features, &info)
+            .within(&limits);
         let unused = GpuTensor::new_zeroed(&device, 4, "unused binding");
         Ok(Self {
             device,
@@ -210,7 +213,7 @@ impl GpuContext {
 
     /// Chooses other matmul kernels (autotuning); variants the device cannot run stay `Tiled`.
     pub fn set_matmul_variants(&mut self, v: crate::gpu::tiles::MatmulVariants) {
-        self.tiles.matmul_variants = v.supported(self.features, &self.info);
+        self.tiles.matmul_variants = v.supported(self.features, &self.info).within(&self.limits);
     }
 
     /// The workgroup and tile sizes every pipeline of this context is built with.

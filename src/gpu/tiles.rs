@@ -17,6 +17,8 @@ pub const MATMUL_NT_REGISTER_TILE: (u32, u32) = (4, 4);
 /// `SIDE` deep: every invocation loads exactly one vec4 of each operand per tile. 16 gives
 /// 64 x 64 x 16 tiles, two of each operand in 16 KiB of workgroup memory (WebGPU's minimum).
 pub const MATMUL_SHARED_SIDE: u32 = 16;
+/// Workgroup memory those kernels declare: two K tiles of each operand, `SIDE^2` vec4 each.
+pub const MATMUL_SHARED_WORKGROUP_BYTES: u32 = 2 * 2 * MATMUL_SHARED_SIDE * MATMUL_SHARED_SIDE * 16;
 
 /// `SplitK` splits K until the grid has at least this many workgroups (a few per compute
 /// unit of a large GPU: 132 SMs x 8 resident 256-invocation workgroups on an H100/H200)...
@@ -61,6 +63,19 @@ impl MatmulVariant {
             }
         }
     }
+
+    /// Whether this variant's workgroups fit a device with these limits (WebGPU guarantees
+    /// 16 KiB of workgroup memory, but wgpu's downlevel GL adapters may offer slightly less).
+    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+        match self {
+            Self::Tiled | Self::Subgroup => true,
+            Self::Shared | Self::SplitK => {
+                limits.max_compute_workgroup_storage_size >= MATMUL_SHARED_WORKGROUP_BYTES
+                    && limits.max_compute_invocations_per_workgroup
+                        >= MATMUL_SHARED_SIDE * MATMUL_SHARED_SIDE
+            }
+        }
+    }
 }
 
 /// The variant chosen for each matmul kind: C = A B (forward), A^T B (weight gradient) and
@@ -94,17 +109,20 @@ impl MatmulVariants {
 
     /// These choices with every variant the device cannot run replaced by `Tiled`.
     pub fn supported(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
-        let ok = |v: MatmulVariant| {
-            if v.runs_on(features, info) {
-                v
-            } else {
-                MatmulVariant::Tiled
-            }
-        };
+        self.tiled_unless(|v| v.runs_on(features, info))
+    }
+
+    /// These choices with every variant too large for the device's limits replaced by `Tiled`.
+    pub fn within(self, limits: &wgpu::Limits) -> Self {
+        self.tiled_unless(|v| v.fits(limits))
+    }
+
+    fn tiled_unless(self, ok: impl Fn(MatmulVariant) -> bool) -> Self {
+        let keep = |v| if ok(v) { v } else { MatmulVariant::Tiled };
         Self {
-            nn: ok(self.nn),
-            tn: ok(self.tn),
-            nt: ok(self.nt),
+            nn: keep(self.nn),
+            tn: keep(self.tn),
+            nt: keep(self.nt),
         }
     }
 }
