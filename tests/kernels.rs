@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
-use flowgpu::gpu::MatmulVariants;
+use flowgpu::gpu::{GpuContext, MatmulVariant};
 use flowgpu::kernels::coupling::{self, CouplingSite};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use flowgpu::kernels::matmul_shared;
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
 use flowgpu::kernels::{density, transform};
 use flowgpu::model::layout::ParamLayout;
@@ -35,22 +36,32 @@ fn weight_block(lin: &Linear) -> Vec<f32> {
     pad(&wb, lin.n_in + 1, lin.n_out)
 }
 
-/// The matmul tests below cover every variant: the adapter's default tiles choose the
-/// subgroup matmuls where the device can run them, the other test tiles the tiled ones.
-/// (130 rows: several blocks of every variant, none full.)
+/// The matmul tests below cover every variant of every kind: each (variant, kind) the
+/// adapter can run is chosen by one of the test contexts. (Shapes are not multiples of any
+/// tile, and several are large enough to give `SplitK` more than one slice.)
 #[test]
 fn every_matmul_variant_is_tested() {
     let ctxs = contexts();
-    assert!(ctxs
-        .iter()
-        .any(|c| c.tiles().matmul_variants == MatmulVariants::TILED));
-    let subgroup = MatmulVariants::SUBGROUP.supported(ctxs[0].features(), ctxs[0].info());
-    if subgroup == MatmulVariants::SUBGROUP {
-        assert!(ctxs
-            .iter()
-            .any(|c| c.tiles().matmul_variants == MatmulVariants::SUBGROUP));
-    } else {
-        eprintln!("this adapter cannot run the subgroup matmuls; only the tiled ones are tested");
+    let chosen = |c: &GpuContext| {
+        let v = c.tiles().matmul_variants;
+        [
+            (MatmulKind::NN, v.nn),
+            (MatmulKind::TN, v.tn),
+            (MatmulKind::NT, v.nt),
+        ]
+    };
+    for variant in MatmulVariant::ALL {
+        if !(variant.runs_on(ctxs[0].features(), ctxs[0].info()) && variant.fits(ctxs[0].limits()))
+        {
+            eprintln!("this adapter cannot run the {variant:?} matmuls; they are not tested");
+            continue;
+        }
+        for kind in [MatmulKind::NN, MatmulKind::TN, MatmulKind::NT] {
+            assert!(
+                ctxs.iter().any(|c| chosen(c).contains(&(kind, variant))),
+                "no test context runs {kind:?} with {variant:?}"
+            );
+        }
     }
 }
 
@@ -177,6 +188,54 @@ fn matmul_backward_matches_reference() {
             }
         }
     }
+}
+
+/// Split-K adds its slices in a fixed order: the weight gradient of a 256 -> 256 layer at
+/// batch 256 (8 slices of two K tiles) comes out bit for bit the same twice, and matches the
+/// reference like every other variant.
+#[test]
+fn split_k_is_deterministic() {
+    let Some(ctx) = contexts()
+        .iter()
+        .find(|c| c.tiles().matmul_variants.tn == MatmulVariant::SplitK)
+    else {
+        panic!("no test context runs TN with SplitK");
+    };
+    let (batch, n_in, n_out) = (256, 256, 256);
+    // 5 x 4 blocks of 64 x 64 and 16 K tiles: 8 slices.
+    assert_eq!(matmul_shared::split_k_slices(5 * 4, batch, usize::MAX), 8);
+    let x = uniform(batch * n_in, -1.0, 1.0, 31);
+    let dy = uniform(batch * n_out, -1.0, 1.0, 32);
+    let tx = ctx.upload(&x, &[batch, n_in], "x").unwrap();
+    let tdy = ctx.upload(&dy, &[batch, n_out], "dy").unwrap();
+    let mm = Matmul {
+        kind: MatmulKind::TN,
+        m: n_in + 1,
+        n: n_out,
+        k: batch,
+        a_ones: true,
+        epilogue: Epilogue::None,
+    };
+    let run = || {
+        let tdw = ctx.zeros(&[(n_in + 1) * n_out], "dw").unwrap();
+        ctx.submit(&[&matmul::matmul(ctx, mm, &tx, &tdy, &tdw, None).unwrap()]);
+        ctx.read(&tdw).unwrap()
+    };
+    let first = run();
+    assert!(
+        first
+            .iter()
+            .zip(run())
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "two split-K runs differ"
+    );
+    let lin = linear(n_in, n_out, 33);
+    let g = r::mlp::linear_backward_f64(&to_f64(&x), &to_f64(&dy), batch, &lin);
+    let mut want = g.dw.clone();
+    want.extend_from_slice(&g.db);
+    let err = max_mixed_err(&first, &want);
+    observe(file!(), line!(), err);
+    assert!(err < MATMUL_TOL, "split-K TN 256x256->256: err {err:e}");
 }
 
 fn small_config(coupling: CouplingKind, mask: MaskKind) -> FlowConfig {

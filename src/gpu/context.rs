@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::error::{Error, Result};
 use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
+use crate::gpu::scratch::Scratch;
 use crate::gpu::tensor::GpuTensor;
 use crate::gpu::tiles::{MatmulShape, MatmulVariant, TileConfig};
 
@@ -58,6 +59,8 @@ pub struct GpuContext {
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
     unused: GpuTensor,
+    /// Shared by multi-pass kernels between their passes (see [`GpuContext::scratch`]).
+    pub(crate) scratch: Scratch,
     /// The readback buffer, grown to the largest read so far and reused.
     pub(crate) staging: Mutex<Option<Arc<wgpu::Buffer>>>,
     // Kept alive for the lifetime of the device.
@@ -173,7 +176,10 @@ impl GpuContext {
         let limits = device.limits();
         let features = device.features();
         let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
-        tiles.matmul_variants = tiles.matmul_variants.supported(features, &info);
+        tiles.matmul_variants = tiles
+            .matmul_variants
+            .supported(features, &info)
+            .within(&limits);
         let unused = GpuTensor::new_zeroed(&device, 4, "unused binding");
         Ok(Self {
             device,
@@ -185,6 +191,7 @@ impl GpuContext {
             matmul_choices: RwLock::default(),
             pipelines: PipelineCache::default(),
             unused,
+            scratch: Scratch::default(),
             staging: Mutex::new(None),
             _adapter: adapter,
             _instance: instance,
@@ -229,7 +236,7 @@ impl GpuContext {
             .write()
             .map_err(|_| Error::Gpu("the matmul choices were poisoned by a panic".into()))?;
         for &(shape, v) in choices {
-            if v.runs_on(self.features, &self.info) {
+            if v.runs_on(self.features, &self.info) && v.fits(&self.limits) {
                 map.insert(shape, v);
             }
         }

@@ -1,9 +1,9 @@
 //! Everything that touches wgpu, and nothing about flows: the device ([`context`]), typed
 //! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
 //! shader ([`reflect`]), pipelines built from declarations ([`pipeline`]), recorded
-//! dispatches ([`program`]), per-kernel GPU time ([`profile`]) and workgroup sizes and
-//! matmul variants ([`tiles`]). The flow's kernels are
-//! declared in [`crate::kernels`].
+//! dispatches ([`program`]), scratch memory for multi-pass kernels ([`scratch`]),
+//! per-kernel GPU time ([`profile`]) and workgroup sizes and matmul variants ([`tiles`]).
+//! The flow's kernels are declared in [`crate::kernels`].
 
 pub mod context;
 pub mod kernel;
@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod program;
 pub mod reflect;
+pub mod scratch;
 pub mod tensor;
 pub mod tiles;
 

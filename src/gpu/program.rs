@@ -22,11 +22,22 @@ pub struct Dispatch {
     bind_group: wgpu::BindGroup,
     uniform: wgpu::Buffer,
     groups: [u32; 3],
+    /// Recorded right after this one, in order: the later passes of a kernel that runs in
+    /// several (a split-K matmul's reduction), so its launch function still returns one
+    /// `Dispatch`.
+    then: Vec<Dispatch>,
 }
 
 impl Dispatch {
+    /// This dispatch followed by `next` (recorded after it, in the same compute pass).
+    pub fn then(mut self, next: Dispatch) -> Self {
+        self.then.push(next);
+        self
+    }
+
     /// Replaces the uniform parameters (e.g. Adam's learning rate and step) before a submit.
     /// The type is the one the dispatch was made with, checked by the caller's kernel.
+    /// Only this dispatch's own: passes chained with [`Dispatch::then`] keep theirs.
     pub fn set_params<P: Params>(&self, ctx: &GpuContext, params: &P) {
         ctx.queue()
             .write_buffer(&self.uniform, 0, bytemuck::bytes_of(params));
@@ -56,6 +67,15 @@ pub fn groups_for(count: usize, per_group: u32) -> [u32; 3] {
         [n as u32, 1, 1]
     } else {
         [MAX_GROUPS, n.div_ceil(MAX_GROUPS as u64) as u32, 1]
+    }
+}
+
+fn encode(pass: &mut wgpu::ComputePass<'_>, d: &Dispatch) {
+    pass.set_pipeline(&d.pipeline.pipeline);
+    pass.set_bind_group(0, &d.bind_group, &[]);
+    pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+    for next in &d.then {
+        encode(pass, next);
     }
 }
 
@@ -107,6 +127,7 @@ impl GpuContext {
             bind_group,
             uniform,
             groups,
+            then: Vec::new(),
         })
     }
 
@@ -117,9 +138,7 @@ impl GpuContext {
             timestamp_writes: None,
         });
         for d in dispatches {
-            pass.set_pipeline(&d.pipeline.pipeline);
-            pass.set_bind_group(0, &d.bind_group, &[]);
-            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            encode(&mut pass, d);
         }
     }
 
@@ -137,9 +156,8 @@ impl GpuContext {
         });
         pass.write_timestamp(queries, 0);
         for (i, d) in dispatches.iter().enumerate() {
-            pass.set_pipeline(&d.pipeline.pipeline);
-            pass.set_bind_group(0, &d.bind_group, &[]);
-            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            // A chained multi-pass kernel (split-K) is timed as one.
+            encode(&mut pass, d);
             pass.write_timestamp(queries, i as u32 + 1);
         }
     }

@@ -32,6 +32,22 @@ pub struct MatmulShape {
     pub k: usize,
 }
 
+/// Invocations along each side of the square workgroup of the `Shared` and `SplitK` matmuls
+/// (an override, `WG_SIDE`, of `shaders/matmul_shared.wgsl`). Each invocation keeps a 4 x 4
+/// block of C, so a workgroup covers `4 * SIDE` rows x `4 * SIDE` columns, and each K tile is
+/// `SIDE` deep: every invocation loads exactly one vec4 of each operand per tile. 16 gives
+/// 64 x 64 x 16 tiles, two of each operand in 16 KiB of workgroup memory (WebGPU's minimum).
+pub const MATMUL_SHARED_SIDE: u32 = 16;
+/// Workgroup memory those kernels declare: two K tiles of each operand, `SIDE^2` vec4 each.
+pub const MATMUL_SHARED_WORKGROUP_BYTES: u32 = 2 * 2 * MATMUL_SHARED_SIDE * MATMUL_SHARED_SIDE * 16;
+
+/// `SplitK` splits K until the grid has at least this many workgroups (a few per compute
+/// unit of a large GPU: 132 SMs x 8 resident 256-invocation workgroups on an H100/H200)...
+pub const MATMUL_SPLIT_K_TARGET_GROUPS: usize = 1024;
+/// ... but never into slices shorter than this many K tiles, so each slice amortizes its
+/// prologue and the extra partial-sum traffic.
+pub const MATMUL_SPLIT_K_MIN_TILES: usize = 2;
+
 /// Which kernel computes a matmul kind (see `kernels::matmul` for the table of kernels and
 /// the blocks of C they cover).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -42,21 +58,42 @@ pub enum MatmulVariant {
     /// with `subgroupBroadcast`; needs `Features::SUBGROUP` and subgroups of at least that
     /// many lanes. Made for CPU adapters, where every storage load is a loop over the lanes.
     Subgroup,
+    /// For GPUs: a square workgroup of [`MATMUL_SHARED_SIDE`]^2 invocations computes a block of
+    /// C from two K tiles of each operand in workgroup memory (vec4 loads; the next tile is
+    /// loaded while the current one is used, one barrier per tile).
+    Shared,
+    /// `Shared` with K split across workgroups when the grid alone would leave a large GPU
+    /// idle (the weight gradient, whose K is the batch): each slice writes partial sums to
+    /// the context's scratch buffer and a second dispatch adds them in a fixed order.
+    SplitK,
 }
 
 /// Lanes of the subgroup the `Subgroup` kernels are written for (their workgroup size).
 pub const SUBGROUP_LANES: u32 = 8;
 
 impl MatmulVariant {
-    pub const ALL: [Self; 2] = [Self::Tiled, Self::Subgroup];
+    pub const ALL: [Self; 4] = [Self::Tiled, Self::Subgroup, Self::Shared, Self::SplitK];
 
     /// Whether a device with these features and adapter can run this variant.
     pub fn runs_on(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
         match self {
-            Self::Tiled => true,
+            Self::Tiled | Self::Shared | Self::SplitK => true,
             Self::Subgroup => {
                 features.contains(wgpu::Features::SUBGROUP)
                     && info.subgroup_min_size >= SUBGROUP_LANES
+            }
+        }
+    }
+
+    /// Whether this variant's workgroups fit a device with these limits (WebGPU guarantees
+    /// 16 KiB of workgroup memory, but wgpu's downlevel GL adapters may offer slightly less).
+    pub fn fits(self, limits: &wgpu::Limits) -> bool {
+        match self {
+            Self::Tiled | Self::Subgroup => true,
+            Self::Shared | Self::SplitK => {
+                limits.max_compute_workgroup_storage_size >= MATMUL_SHARED_WORKGROUP_BYTES
+                    && limits.max_compute_invocations_per_workgroup
+                        >= MATMUL_SHARED_SIDE * MATMUL_SHARED_SIDE
             }
         }
     }
@@ -82,6 +119,14 @@ impl MatmulVariants {
 
     pub const TILED: Self = Self::all(MatmulVariant::Tiled);
     pub const SUBGROUP: Self = Self::all(MatmulVariant::Subgroup);
+    pub const SHARED: Self = Self::all(MatmulVariant::Shared);
+    /// The GPU default: workgroup-memory kernels, K split for the weight gradient (whose
+    /// M x N grid is small and whose K, the batch, is long).
+    pub const GPU: Self = Self {
+        nn: MatmulVariant::Shared,
+        tn: MatmulVariant::SplitK,
+        nt: MatmulVariant::Shared,
+    };
 
     pub const fn all(v: MatmulVariant) -> Self {
         Self {
@@ -93,17 +138,20 @@ impl MatmulVariants {
 
     /// These choices with every variant the device cannot run replaced by `Tiled`.
     pub fn supported(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> Self {
-        let ok = |v: MatmulVariant| {
-            if v.runs_on(features, info) {
-                v
-            } else {
-                MatmulVariant::Tiled
-            }
-        };
+        self.tiled_unless(|v| v.runs_on(features, info))
+    }
+
+    /// These choices with every variant too large for the device's limits replaced by `Tiled`.
+    pub fn within(self, limits: &wgpu::Limits) -> Self {
+        self.tiled_unless(|v| v.fits(limits))
+    }
+
+    fn tiled_unless(self, ok: impl Fn(MatmulVariant) -> bool) -> Self {
+        let keep = |v| if ok(v) { v } else { MatmulVariant::Tiled };
         Self {
-            nn: ok(self.nn),
-            tn: ok(self.tn),
-            nt: ok(self.nt),
+            nn: keep(self.nn),
+            tn: keep(self.tn),
+            nt: keep(self.nt),
         }
     }
 }
@@ -137,12 +185,13 @@ impl TileConfig {
         matmul_wg_y: 16,
         elementwise_wg: 256,
         reduce_wg: 128,
-        matmul_variants: MatmulVariants::TILED,
+        matmul_variants: MatmulVariants::GPU,
     };
 
-    /// The variants every kernel test runs: both defaults (so the subgroup and the tiled
-    /// matmuls) and an odd small one.
-    pub const TEST_VARIANTS: [Self; 3] = [
+    /// The variants every kernel test runs: both defaults (the subgroup matmuls; `Shared`
+    /// and `SplitK`), an odd small one (the tiled matmuls) and one with the kinds the
+    /// hardware default leaves out (`SplitK` for NN and NT, `Shared` for TN).
+    pub const TEST_VARIANTS: [Self; 4] = [
         Self::SOFTWARE,
         Self::HARDWARE,
         Self {
@@ -151,6 +200,17 @@ impl TileConfig {
             elementwise_wg: 64,
             reduce_wg: 32,
             matmul_variants: MatmulVariants::TILED,
+        },
+        Self {
+            matmul_wg_x: 16,
+            matmul_wg_y: 16,
+            elementwise_wg: 128,
+            reduce_wg: 256,
+            matmul_variants: MatmulVariants {
+                nn: MatmulVariant::SplitK,
+                tn: MatmulVariant::Shared,
+                nt: MatmulVariant::SplitK,
+            },
         },
     ];
 

@@ -14,6 +14,9 @@
 //!   operand's rows l, l + 8, .. and shares them with `subgroupBroadcast`. On lavapipe every
 //!   storage load is a loop over the lanes, so loads, not FMAs, bound the tiled kernels;
 //!   this layout loads R / 8 + C scalars per k for R C FMAs. Blocks chosen by timing.
+//! - `Shared` and `SplitK` ([`crate::kernels::matmul_shared`], `matmul_shared_*.wgsl`): for
+//!   GPUs, double-buffered K tiles in workgroup memory; `SplitK` also splits K across
+//!   workgroups when the M x N grid is small, with a second reduction dispatch.
 
 use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
@@ -23,6 +26,9 @@ use crate::gpu::tiles::{
     MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE, SUBGROUP_LANES,
 };
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::matmul_shared::{
+    self, MATMUL_NN_SHARED, MATMUL_NT_SHARED, MATMUL_TN_SHARED, SHARED_BLOCK,
+};
 use crate::kernels::{u, COMMON, MATMUL_COMMON};
 
 crate::gpu_params! {
@@ -39,7 +45,7 @@ crate::gpu_params! {
     }
 }
 
-const BINDINGS: &[Binding] = &[read("a"), read("b"), write("c"), read("aux")];
+pub(crate) const BINDINGS: &[Binding] = &[read("a"), read("b"), write("c"), read("aux")];
 
 const fn matmul_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
     Kernel::new(KernelInfo {
@@ -88,7 +94,7 @@ pub fn variant_kernel(
     tiles: &TileConfig,
 ) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
     use MatmulKind::{NN, NT, TN};
-    use MatmulVariant::{Subgroup, Tiled};
+    use MatmulVariant::{Shared, SplitK, Subgroup, Tiled};
     match (variant, kind) {
         (Tiled, NN) => (&MATMUL_NN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
         (Tiled, TN) => (&MATMUL_TN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
@@ -97,6 +103,10 @@ pub fn variant_kernel(
         (Subgroup, NN) => (&MATMUL_NN_SUBGROUP, (64, SUBGROUP_LANES * 4)),
         (Subgroup, TN) => (&MATMUL_TN_SUBGROUP, (24, SUBGROUP_LANES * 8)),
         (Subgroup, NT) => (&MATMUL_NT_SUBGROUP, (32, SUBGROUP_LANES * 4)),
+        // SplitK runs the same kernels, its grid given a z dimension.
+        (Shared | SplitK, NN) => (&MATMUL_NN_SHARED, SHARED_BLOCK),
+        (Shared | SplitK, TN) => (&MATMUL_TN_SHARED, SHARED_BLOCK),
+        (Shared | SplitK, NT) => (&MATMUL_NT_SHARED, SHARED_BLOCK),
     }
 }
 
@@ -293,6 +303,19 @@ pub fn matmul_with(
         groups[0] <= MAX_GROUPS && groups[1] <= MAX_GROUPS,
         "matmul grid too large; split the batch"
     );
+    let detail = format!("{:?} {}x{}x{} {variant:?}", mm.kind, mm.m, mm.n, mm.k);
+    if matches!(variant, MatmulVariant::Shared | MatmulVariant::SplitK) {
+        return Ok(matmul_shared::dispatch(
+            ctx,
+            variant,
+            kernel,
+            &mm,
+            &params,
+            [a, b, c, aux],
+            groups,
+        )?
+        .with_detail(detail));
+    }
     Ok(ctx
         .dispatch(
             kernel,
@@ -301,8 +324,5 @@ pub fn matmul_with(
             &[a, b, c, aux],
             groups,
         )?
-        .with_detail(format!(
-            "{:?} {}x{}x{} {variant:?}",
-            mm.kind, mm.m, mm.n, mm.k
-        )))
+        .with_detail(detail))
 }

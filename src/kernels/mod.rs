@@ -5,7 +5,7 @@
 //!
 //! | family | shaders | CPU reference |
 //! |---|---|---|
-//! | [`matmul`] | `matmul_{nn,tn,nt}.wgsl`, `matmul_{nn,tn,nt}_sg_*.wgsl` | `reference::mlp` |
+//! | [`matmul`], [`matmul_shared`] | `matmul_{nn,tn,nt}.wgsl`, `matmul_{nn,tn,nt}_sg_*.wgsl`, `matmul_shared_{nn,tn,nt}.wgsl`, `matmul_split_k_reduce.wgsl` | `reference::mlp` |
 //! | [`coupling`] | `gather`, `coupling_{forward,inverse,backward}`, `scale_grad`, `scatter_add` | `reference::flow`, `reference::backward` |
 //! | [`density`] | `log_density.wgsl` | `reference::flow` |
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
@@ -17,6 +17,7 @@ pub mod coupling;
 pub mod density;
 pub mod loss;
 pub mod matmul;
+pub mod matmul_shared;
 pub mod optimizer;
 pub mod peak;
 pub mod transform;
@@ -37,6 +38,10 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &matmul::MATMUL_NN_SUBGROUP,
     &matmul::MATMUL_TN_SUBGROUP,
     &matmul::MATMUL_NT_SUBGROUP,
+    &matmul_shared::MATMUL_NN_SHARED,
+    &matmul_shared::MATMUL_TN_SHARED,
+    &matmul_shared::MATMUL_NT_SHARED,
+    &matmul_shared::MATMUL_SPLIT_K_REDUCE,
     &coupling::GATHER,
     &coupling::COUPLING_FORWARD,
     &coupling::COUPLING_INVERSE,
