@@ -134,13 +134,18 @@ impl TrainStep {
             ctx,
             &AdamParams::for_step(&self.adam_cfg, self.param_count, t, lr),
         );
+        ctx.submit(&self.dispatches());
+    }
+
+    /// The step's dispatches in order, as one submit records them (benchmarks count them).
+    pub fn dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
         list.extend(self.ws.forward());
         list.extend(self.loss.iter());
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
         list.push(&self.adam);
-        ctx.submit(&list);
+        list
     }
 
     /// Mean training loss since the last call, in nats per 8-bit image (the per-step batch
