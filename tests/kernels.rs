@@ -312,7 +312,10 @@ fn scale_grad_matches_reference() {
                         - 1.0
                 })
                 .collect();
-            assert!(first[..3].iter().all(|&v| v == 0.0), "wrote before its offset");
+            assert!(
+                first[..3].iter().all(|&v| v == 0.0),
+                "wrote before its offset"
+            );
             let err = max_mixed_err(&first[3..], &want);
             observe(file!(), line!(), err);
             assert!(
@@ -321,7 +324,11 @@ fn scale_grad_matches_reference() {
                 ctx.tiles()
             );
             ctx.submit(&[&d]);
-            assert_eq!(first, ctx.read(&grads).unwrap(), "scale_grad is not deterministic");
+            assert_eq!(
+                first,
+                ctx.read(&grads).unwrap(),
+                "scale_grad is not deterministic"
+            );
         }
     }
 }
