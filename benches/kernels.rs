@@ -591,5 +591,11 @@ fn main() {
         };
         sampling_and_evaluation(&ctx, &cfg, if quick || h > 512 { 512 } else { 1024 });
     }
-    println!("\nload average at end: {}", load_average());
+    // The same probe again: how much the adapter's rate drifted during the run (figures
+    // above are against the first).
+    println!(
+        "\nmeasured peak (FMA chains) at end: {:.1} GFLOP/s",
+        fma_peak(&ctx) / 1e9
+    );
+    println!("load average at end: {}", load_average());
 }
