@@ -102,6 +102,10 @@ samples_s=""
 if [ -n "$last_train" ]; then
     # kind,step,epoch,bits_per_dim,learning_rate,elapsed_s; batch 256 (spec preset).
     samples_s=$(echo "$last_train" | awk -F, '$6 > 0 { printf "%.0f", $2 * 256 / $6 }')
+else
+    # No logged step yet: steps done over the whole wall time, start-up included.
+    steps=$(grep -o 'stopped at step [0-9]*' "$out/train.log" | grep -o '[0-9]*$')
+    [ -n "$steps" ] && samples_s="$(awk -v n="$steps" -v t="$train_s" 'BEGIN { printf "%.0f", n * 256 / t }') (from $steps steps over ${train_s} s, start-up included)"
 fi
 
 echo
