@@ -1,28 +1,38 @@
-//! Microbenchmarks: the adapter's measured FMA peak, every matmul of the quick and spec
-//! models (GFLOP/s and % of that peak), the elementwise kernels, and whole training steps
-//! (samples/s). `cargo bench` (or `cargo bench -- --quick` for fewer shapes).
+//! Microbenchmarks, in one run: the adapter's measured FMA peak and copy bandwidth; every
+//! matmul of the quick (H = 256) and spec (H = 1024) models at batch 128 and 256 for each
+//! matmul variant the device can run (GFLOP/s and % of that peak); the elementwise and
+//! reduction kernels of a step (GB/s against the copy bandwidth); whole training steps
+//! (samples/s); sampling and evaluation (images/s).
+//! `cargo bench` (or `cargo bench -- --quick`: H = 256, batch 256, fewer repetitions).
+//!
+//! Every kernel figure times its repetitions in ONE compute pass, as a training step runs:
+//! on lavapipe a pass of its own per repetition adds 10-20 ms each and hides the kernel.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use flowgpu::config::Preprocess;
-use flowgpu::config::{AdamConfig, FlowConfig};
+use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
-use flowgpu::gpu::{Dispatch, GpuContext};
+use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
+use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
-use flowgpu::kernels::peak;
+use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use flowgpu::kernels::{coupling, density, peak, transform};
+use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
 use flowgpu::{Flow, FlowParams};
 
-/// Seconds per repetition of `list`, recorded `reps` times into one submit.
+/// Seconds per repetition of `list`, the list repeated `reps` times in one compute pass and
+/// one submit (after one untimed warm-up pass).
 fn time(ctx: &GpuContext, list: &[&Dispatch], reps: usize) -> f64 {
     let run = |n: usize| {
-        let mut encoder = ctx.device().create_command_encoder(&Default::default());
+        let mut all: Vec<&Dispatch> = Vec::with_capacity(n * list.len());
         for _ in 0..n {
-            ctx.record(&mut encoder, list);
+            all.extend_from_slice(list);
         }
-        ctx.queue().submit(Some(encoder.finish()));
+        ctx.submit(&all);
         ctx.wait().expect("device");
     };
     run(1);
@@ -31,146 +41,553 @@ fn time(ctx: &GpuContext, list: &[&Dispatch], reps: usize) -> f64 {
     t.elapsed().as_secs_f64() / reps as f64
 }
 
-/// Repetitions that take about `target` seconds, given one measured run.
-fn reps_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> usize {
+/// Seconds per repetition, with about `target` seconds of repetitions.
+fn time_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> f64 {
     let once = time(ctx, list, 1);
-    ((target / once.max(1e-6)) as usize).clamp(1, 1000)
+    let reps = ((target / once.max(1e-6)) as usize).clamp(1, 2000);
+    time(ctx, list, reps)
 }
 
-fn peak(ctx: &GpuContext) -> f64 {
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// FLOP/s of independent FMA chains: the reference peak.
+fn fma_peak(ctx: &GpuContext) -> f64 {
     let count = 1 << 16;
     let out = ctx.zeros(&[count], "peak").expect("alloc");
     let (d, flops) = peak::peak_fma(ctx, count, 2048, &out).expect("peak kernel");
-    let reps = reps_for(ctx, &[&d], 1.0);
-    flops / time(ctx, &[&d], reps)
+    flops / time_for(ctx, &[&d], 1.0)
+}
+
+/// Copy bandwidths in bytes/s of `floats` f32: a buffer-to-buffer copy, a copy kernel
+/// with one f32 per invocation and one with a vec4 per invocation.
+fn copy_bandwidth(ctx: &GpuContext, floats: usize, target: f64) -> [f64; 3] {
+    let src = ctx.zeros(&[floats], "copy src").expect("alloc");
+    let dst = ctx.zeros(&[floats], "copy dst").expect("alloc");
+    let bytes = 2.0 * 4.0 * floats as f64;
+    let buffer_copy = |n: usize| {
+        let mut encoder = ctx.device().create_command_encoder(&Default::default());
+        for _ in 0..n {
+            encoder.copy_buffer_to_buffer(
+                src.buffer(),
+                src.byte_offset(),
+                dst.buffer(),
+                dst.byte_offset(),
+                src.byte_len(),
+            );
+        }
+        ctx.queue().submit(Some(encoder.finish()));
+        ctx.wait().expect("device");
+    };
+    buffer_copy(1);
+    let t = Instant::now();
+    buffer_copy(1);
+    let reps = ((target / t.elapsed().as_secs_f64().max(1e-6)) as usize).clamp(1, 2000);
+    let t = Instant::now();
+    buffer_copy(reps);
+    let by_buffer = bytes * reps as f64 / t.elapsed().as_secs_f64();
+    let by_kernel = |vec4: bool| {
+        let (d, b) = peak::peak_copy(ctx, floats, vec4, &src, &dst).expect("copy kernel");
+        b / time_for(ctx, &[&d], target)
+    };
+    [by_buffer, by_kernel(false), by_kernel(true)]
+}
+
+/// The three products of a linear layer `n_in -> n_out` at `batch`, as the step runs them.
+fn layer_matmuls(batch: usize, n_in: usize, n_out: usize) -> [Matmul; 3] {
+    [
+        Matmul {
+            kind: MatmulKind::NN,
+            m: batch,
+            n: n_out,
+            k: n_in + 1,
+            a_ones: true,
+            epilogue: Epilogue::Relu,
+        },
+        Matmul {
+            kind: MatmulKind::TN,
+            m: n_in + 1,
+            n: n_out,
+            k: batch,
+            a_ones: true,
+            epilogue: Epilogue::None,
+        },
+        Matmul {
+            kind: MatmulKind::NT,
+            m: batch,
+            n: n_in,
+            k: n_out,
+            a_ones: false,
+            epilogue: Epilogue::ReluGrad,
+        },
+    ]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Every matmul shape for every runnable variant; returns the % of peak of the chosen
+/// variant for each spec-model (H = 1024) shape, per batch.
+fn matmuls(
+    ctx: &mut GpuContext,
+    hidden: &[usize],
+    batches: &[usize],
+    peak: f64,
+    target: f64,
+) -> BTreeMap<usize, Vec<f64>> {
+    let runnable: Vec<MatmulVariant> = MatmulVariant::ALL
+        .into_iter()
+        .filter(|v| v.runs_on(ctx.features(), ctx.info()))
+        .collect();
+    println!(
+        "{:<40} {:<9} {:>9} {:>9} {:>7}",
+        "matmul (* = chosen variant)", "variant", "ms", "GFLOP/s", "% peak"
+    );
+    let mut spec = BTreeMap::new();
+    for &batch in batches {
+        for &h in hidden {
+            for (n_in, n_out, what) in [(392usize, h, "in"), (h, h, "hidden"), (h, 784, "out")] {
+                for mm in layer_matmuls(batch, n_in, n_out) {
+                    let [sa, sb, sc] = mm.stored_shapes();
+                    let z = |(r, c): (usize, usize)| {
+                        ctx.upload(&vec![0.01; r * padded(c)], &[r * padded(c)], "m")
+                            .expect("alloc")
+                    };
+                    let (a, b, c, aux) = (z(sa), z(sb), z(sc), z(sc));
+                    let label = format!(
+                        "B={batch} H={h} {what:<6} {:?} {}x{}x{}",
+                        mm.kind, mm.m, mm.n, mm.k
+                    );
+                    for &v in &runnable {
+                        let d = matmul::matmul_with(
+                            ctx,
+                            v,
+                            mm,
+                            &a,
+                            &b,
+                            &c,
+                            (mm.epilogue == Epilogue::ReluGrad).then_some(&aux),
+                        )
+                        .expect("matmul kernel");
+                        let s = time_for(ctx, &[&d], target);
+                        let pct = 100.0 * mm.flops() / s / peak;
+                        let is_chosen = ctx.matmul_variant(mm.shape()) == v;
+                        if is_chosen && h == 1024 {
+                            spec.entry(batch).or_insert_with(Vec::new).push(pct);
+                        }
+                        println!(
+                            "{label:<40} {:<9} {:>9.3} {:>9.2} {:>6.1}%",
+                            format!("{v:?}{}", if is_chosen { "*" } else { "" }),
+                            s * 1e3,
+                            mm.flops() / s / 1e9,
+                            pct
+                        );
+                    }
+                }
+            }
+        }
+    }
+    spec
+}
+
+/// One elementwise or reduction kernel: its dispatches and the bytes they read and write
+/// (each distinct element once: a lower bound on the memory traffic).
+struct Elementwise {
+    name: &'static str,
+    list: Vec<Dispatch>,
+    bytes: f64,
+}
+
+/// The elementwise and reduction kernels of a training step of `cfg` at `batch`, on the
+/// flow's own buffers (layer 1: a middle layer, with a scatter_add).
+fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
+    let ctx = flow.context().as_ref();
+    let layout = flow.layout();
+    let cfg = &layout.config;
+    let ws = flow.workspace(batch).expect("workspace");
+    let params = flow.params_tensor();
+    let (b, d, h) = (batch as f64, cfg.dim as f64, cfg.half() as f64);
+    let k = cfg.layers as f64;
+    let n = layout.len as f64;
+    let l = 1.min(cfg.layers - 1);
+    let site = ws.site(layout, l);
+    let zeros = |len: usize, label: &str| ctx.zeros(&[len], label).expect("alloc");
+    let gy = zeros(batch * cfg.dim, "gy");
+    let gx = zeros(batch * cfg.dim, "gx");
+    let gh = zeros(batch * padded(cfg.mlp_out()), "gh");
+    let gxa = zeros(batch * padded(cfg.half()), "gxa");
+    let grads = zeros(layout.len, "grads");
+    let m = zeros(layout.len, "m");
+    let v = zeros(layout.len, "v");
+    let norm = zeros(NORM_PARTIALS + 1, "norm");
+    let pre_logdet = zeros(batch, "pre");
+    let nll = zeros(batch, "nll");
+    let sums = zeros(2, "sums");
+    let order = zeros(batch, "order");
+    let pixels = zeros((batch * cfg.dim).div_ceil(4), "pixels");
+    let h_out = &ws.mlps[l].output;
+    let z_offset = ws.state_offset(cfg, cfg.layers);
+    let affine = cfg.coupling == flowgpu::config::CouplingKind::Affine;
+    let h_read = if affine { 2.0 * b * h } else { b * h };
+    let gh_write = if affine { 2.0 * b * h } else { b * h };
+    let loss = loss::loss(
+        ctx,
+        batch,
+        cfg.dim,
+        z_offset,
+        LossBuffers {
+            density: &ws.density,
+            pre_logdet: &pre_logdet,
+            states: &ws.states,
+            nll: &nll,
+            sums: &sums,
+            grad_z: Some(&gy),
+        },
+    )
+    .expect("loss");
+    let [loss_reduce, loss_seed] = loss;
+    let dq = transform::dequantize_params(
+        Preprocess {
+            logit_alpha: Some(1e-6),
+        },
+        batch,
+        cfg.dim,
+        0,
+        true,
+    );
+    vec![
+        Elementwise {
+            name: "dequantize",
+            list: vec![
+                transform::dequantize(ctx, dq, &pixels, &order, &ws.states, &pre_logdet)
+                    .expect("dequantize"),
+            ],
+            bytes: b * d + 4.0 * (b * d + 2.0 * b),
+        },
+        Elementwise {
+            name: "gather",
+            list: vec![coupling::gather(
+                ctx,
+                cfg,
+                batch,
+                &ws.states,
+                site.in_offset,
+                1 - cfg.transformed_part(l),
+                None,
+                params,
+                &ws.mlps[l].input,
+            )
+            .expect("gather")],
+            bytes: 4.0 * 2.0 * b * h,
+        },
+        Elementwise {
+            name: "coupling_forward",
+            list: vec![coupling::coupling_forward(
+                ctx,
+                cfg,
+                site,
+                &ws.states,
+                h_out,
+                params,
+                &ws.log_scales,
+                l * batch * cfg.half(),
+            )
+            .expect("coupling_forward")],
+            bytes: 4.0 * (2.0 * b * d + h_read + d + if affine { b * h } else { 0.0 }),
+        },
+        Elementwise {
+            name: "log_density",
+            list: vec![density::log_density(
+                ctx,
+                cfg,
+                batch,
+                &ws.states,
+                z_offset,
+                &ws.log_scales,
+                batch,
+                params,
+                layout.scales_offset,
+                &ws.density,
+            )
+            .expect("log_density")],
+            bytes: 4.0 * (b * d + if affine { k * b * h } else { 0.0 } + k * d + 2.0 * b),
+        },
+        Elementwise {
+            name: "loss reduce",
+            list: vec![loss_reduce],
+            bytes: 4.0 * (4.0 * b + 2.0),
+        },
+        Elementwise {
+            name: "loss seed",
+            list: vec![loss_seed],
+            bytes: 4.0 * 2.0 * b * d,
+        },
+        Elementwise {
+            name: "coupling_backward",
+            list: vec![coupling::coupling_backward(
+                ctx, cfg, site, &gy, &ws.states, h_out, params, &gx, &gh,
+            )
+            .expect("coupling_backward")],
+            bytes: 4.0 * (2.0 * b * d + d + gh_write + if affine { 2.0 * b * h } else { 0.0 }),
+        },
+        Elementwise {
+            name: "scale_grad",
+            list: vec![coupling::scale_grad(
+                ctx,
+                cfg,
+                site,
+                &gy,
+                &ws.states,
+                &grads,
+                layout.scale_offset(l),
+            )
+            .expect("scale_grad")],
+            bytes: 4.0 * (2.0 * b * d + d),
+        },
+        Elementwise {
+            name: "scatter_add",
+            list: vec![coupling::scatter_add(
+                ctx,
+                cfg,
+                batch,
+                1 - cfg.transformed_part(l),
+                &gxa,
+                &gx,
+            )
+            .expect("scatter_add")],
+            bytes: 4.0 * 3.0 * b * h,
+        },
+        Elementwise {
+            name: "grad_norm (2 passes)",
+            list: optimizer::grad_norm(ctx, &grads, &norm)
+                .expect("grad_norm")
+                .into(),
+            bytes: 4.0 * n,
+        },
+        Elementwise {
+            name: "adam",
+            list: vec![optimizer::adam(
+                ctx,
+                AdamParams::for_step(&AdamConfig::default(), layout.len, 1, 1e-4),
+                params,
+                &grads,
+                &m,
+                &v,
+                &norm,
+            )
+            .expect("adam")],
+            bytes: 4.0 * 7.0 * n,
+        },
+    ]
+}
+
+/// A training step at `batch` for `cfg` on synthetic images; prints ms, GFLOP/s, % peak,
+/// samples/s and the step's dispatches by kernel.
+fn training_step(ctx: &Arc<GpuContext>, cfg: &FlowConfig, batch: usize, peak: f64, steps: usize) {
+    let flow = Flow::new(ctx.clone(), &FlowParams::init(cfg, 1)).expect("flow");
+    let n = 4 * batch;
+    let set = synthetic_images(n, cfg.dim);
+    let images = GpuImages::upload(ctx, &set, "bench").expect("upload");
+    let step = TrainStep::new(
+        &flow,
+        &images,
+        batch,
+        Preprocess {
+            logit_alpha: Some(1e-6),
+        },
+        AdamConfig::default(),
+    )
+    .expect("step");
+    step.set_order(ctx, &(0..n as u32).collect::<Vec<_>>());
+    step.step(ctx, 0, 1, 1, 1e-4);
+    ctx.wait().expect("device");
+    let t = Instant::now();
+    for s in 0..steps {
+        step.step(ctx, (s % 4) * batch, 1, s as u32 + 2, 1e-4);
+    }
+    ctx.wait().expect("device");
+    let per = t.elapsed().as_secs_f64() / steps as f64;
+    // forward + backward = 3 forward passes' multiply-adds, 2 flops each
+    let macs: usize = cfg
+        .linear_shapes()
+        .iter()
+        .map(|(i, o)| i * o)
+        .sum::<usize>()
+        * cfg.layers;
+    let flops = 6.0 * macs as f64 * batch as f64;
+    println!(
+        "{:<34} {:>10.1} {:>9.2} {:>7.1}% {:>9.0}",
+        format!("H={} batch {batch}", cfg.hidden),
+        per * 1e3,
+        flops / per / 1e9,
+        100.0 * flops / per / peak,
+        batch as f64 / per
+    );
+    let list = step.dispatches();
+    let mut by_kernel: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &list {
+        let name = d.describe();
+        let kernel = name.split(' ').next().unwrap_or_default().to_string();
+        *by_kernel.entry(kernel).or_default() += 1;
+    }
+    let counts: Vec<String> = by_kernel
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.trim_end_matches(".wgsl:main")))
+        .collect();
+    println!(
+        "  {} dispatches in one pass: {}",
+        list.len(),
+        counts.join(", ")
+    );
+}
+
+fn synthetic_images(n: usize, dim: usize) -> ImageSet {
+    ImageSet {
+        images: (0..n * dim).map(|i| (i * 37 % 256) as u8).collect(),
+        labels: vec![0; n],
+        rows: 28,
+        cols: 28,
+    }
+}
+
+/// Images per second of `Flow::sample` (n samples, waited for) and of `evaluate` (one
+/// dequantization draw per image).
+fn sampling_and_evaluation(ctx: &Arc<GpuContext>, cfg: &FlowConfig, n: usize) {
+    let flow = Flow::new(ctx.clone(), &FlowParams::init(cfg, 1)).expect("flow");
+    let _ = flow.sample(64, 1.0, 0).expect("sample");
+    ctx.wait().expect("device");
+    let t = Instant::now();
+    let x = flow.sample(n, 1.0, 1).expect("sample");
+    ctx.wait().expect("device");
+    let sample = n as f64 / t.elapsed().as_secs_f64();
+    drop(x);
+    let images = GpuImages::upload(ctx, &synthetic_images(n, cfg.dim), "eval").expect("upload");
+    let pre = Preprocess {
+        logit_alpha: Some(1e-6),
+    };
+    let _ = evaluate(&flow, &images, pre, 1, 0).expect("evaluate");
+    let t = Instant::now();
+    let _ = evaluate(&flow, &images, pre, 1, 1).expect("evaluate");
+    let eval = n as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{:<34} {:>12.0} {:>12.0}",
+        format!("H={} ({n} images)", cfg.hidden),
+        sample,
+        eval
+    );
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let ctx =
-        Arc::new(GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)"));
+    let mut ctx = GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)");
     println!("adapter: {}", ctx.describe());
     println!("tiles: {:?}", ctx.tiles());
-    let peak = peak(&ctx);
-    println!("measured peak (FMA chains): {:.1} GFLOP/s\n", peak / 1e9);
+    println!("load average at start: {}", load_average());
+    let target = if quick { 0.25 } else { 0.5 };
+    let peak = fma_peak(&ctx);
+    println!("measured peak (FMA chains): {:.1} GFLOP/s", peak / 1e9);
 
-    let batch = 256;
-    let hidden: &[usize] = if quick { &[256] } else { &[256, 1024] };
-    println!(
-        "{:<34} {:>10} {:>9} {:>8}",
-        "matmul (batch 256)", "ms", "GFLOP/s", "% peak"
-    );
-    for &h in hidden {
-        for &(n_in, n_out, what) in &[(392usize, h, "in"), (h, h, "hidden"), (h, 784usize, "out")] {
-            for kind in [MatmulKind::NN, MatmulKind::TN, MatmulKind::NT] {
-                let mm = match kind {
-                    MatmulKind::NN => Matmul {
-                        kind,
-                        m: batch,
-                        n: n_out,
-                        k: n_in + 1,
-                        a_ones: true,
-                        epilogue: Epilogue::Relu,
-                    },
-                    MatmulKind::TN => Matmul {
-                        kind,
-                        m: n_in + 1,
-                        n: n_out,
-                        k: batch,
-                        a_ones: true,
-                        epilogue: Epilogue::None,
-                    },
-                    MatmulKind::NT => Matmul {
-                        kind,
-                        m: batch,
-                        n: n_in,
-                        k: n_out,
-                        a_ones: false,
-                        epilogue: Epilogue::ReluGrad,
-                    },
-                };
-                let [sa, sb, sc] = mm.stored_shapes();
-                let z = |(r, c): (usize, usize)| {
-                    ctx.upload(&vec![0.01; r * padded(c)], &[r * padded(c)], "m")
-                        .expect("alloc")
-                };
-                let (a, b, c, aux) = (z(sa), z(sb), z(sc), z(sc));
-                let d = matmul::matmul(
-                    &ctx,
-                    mm,
-                    &a,
-                    &b,
-                    &c,
-                    (mm.epilogue == Epilogue::ReluGrad).then_some(&aux),
-                )
-                .expect("matmul kernel");
-                let reps = reps_for(&ctx, &[&d], 0.5);
-                let s = time(&ctx, &[&d], reps);
-                let label = format!("H={h} {what:<6} {kind:?} {}x{}x{}", mm.m, mm.n, mm.k);
-                println!(
-                    "{label:<34} {:>10.3} {:>9.2} {:>7.1}%",
-                    s * 1e3,
-                    mm.flops() / s / 1e9,
-                    100.0 * mm.flops() / s / peak
-                );
-            }
-        }
+    // The step's buffers (batch 256 x 784 floats, 0.8 MB) and a 64 MiB one.
+    let step_floats = 256 * 784;
+    let small = copy_bandwidth(&ctx, step_floats, target);
+    let large = copy_bandwidth(&ctx, 16 << 20, target);
+    for (what, bw) in [("0.8 MB (step-sized)", small), ("64 MiB", large)] {
+        println!(
+            "copy bandwidth, {what}: buffer copy {:.1} GB/s, kernel f32 {:.1} GB/s, kernel vec4 {:.1} GB/s",
+            bw[0] / 1e9,
+            bw[1] / 1e9,
+            bw[2] / 1e9
+        );
     }
+    // A kernel's loads and stores go through the shader; on a CPU adapter that is far
+    // slower than the driver's memcpy, so kernels are compared with the best copy KERNEL.
+    let copy_small = small[1].max(small[2]);
+    let copy_large = large[1].max(large[2]);
+    println!(
+        "reference copy bandwidth (best copy kernel): {:.2} GB/s step-sized, {:.2} GB/s 64 MiB\n",
+        copy_small / 1e9,
+        copy_large / 1e9
+    );
+
+    let hidden: &[usize] = if quick { &[256] } else { &[256, 1024] };
+    let batches: &[usize] = if quick { &[256] } else { &[128, 256] };
+    let spec = matmuls(&mut ctx, hidden, batches, peak, target);
+    for (batch, pcts) in &spec {
+        println!(
+            "median % of peak over the spec model's 9 matmul shapes, chosen variants, batch {batch}: {:.1}%",
+            median(pcts.clone())
+        );
+    }
+    let ctx = Arc::new(ctx);
+
+    let spec_cfg = FlowConfig::default();
+    let flow = Flow::new(ctx.clone(), &FlowParams::init(&spec_cfg, 1)).expect("flow");
+    println!(
+        "\n{:<44} {:>9} {:>9} {:>9} {:>14}",
+        "elementwise / reduction (H=1024, batch 256)", "ms", "MB", "GB/s", "% copy kernel"
+    );
+    for k in elementwise_kernels(&flow, 256) {
+        let list: Vec<&Dispatch> = k.list.iter().collect();
+        let s = time_for(&ctx, &list, target);
+        // Against the copy of a similar working set: the step-sized one unless the kernel
+        // streams more than a few MB (the optimiser over every parameter).
+        let (reference, which) = if k.bytes > 8e6 {
+            (copy_large, "64 MiB")
+        } else {
+            (copy_small, "step")
+        };
+        println!(
+            "{:<44} {:>9.3} {:>9.2} {:>9.2} {:>6.1}% ({which})",
+            k.name,
+            s * 1e3,
+            k.bytes / 1e6,
+            k.bytes / s / 1e9,
+            100.0 * k.bytes / s / reference
+        );
+    }
+    drop(flow);
 
     println!(
         "\n{:<34} {:>10} {:>9} {:>8} {:>9}",
-        "training step (batch 256)", "ms", "GFLOP/s", "% peak", "samples/s"
+        "training step", "ms", "GFLOP/s", "% peak", "samples/s"
     );
     for &h in hidden {
         let cfg = FlowConfig {
             hidden: h,
             ..FlowConfig::default()
         };
-        let flow = Flow::new(ctx.clone(), &FlowParams::init(&cfg, 1)).expect("flow");
-        let n = 4 * batch;
-        let pixels: Vec<u8> = (0..n * cfg.dim).map(|i| (i * 37 % 256) as u8).collect();
-        let set = ImageSet {
-            images: pixels,
-            labels: vec![0; n],
-            rows: 28,
-            cols: 28,
-        };
-        let images = GpuImages::upload(&ctx, &set, "bench").expect("upload");
-        let step = TrainStep::new(
-            &flow,
-            &images,
-            batch,
-            Preprocess {
-                logit_alpha: Some(1e-6),
-            },
-            AdamConfig::default(),
-        )
-        .expect("step");
-        step.set_order(&ctx, &(0..n as u32).collect::<Vec<_>>());
         let steps = if quick || h > 512 { 3 } else { 8 };
-        step.step(&ctx, 0, 1, 1, 1e-4);
-        ctx.wait().expect("device");
-        let t = Instant::now();
-        for s in 0..steps {
-            step.step(&ctx, (s % 4) * batch, 1, s as u32 + 2, 1e-4);
-        }
-        ctx.wait().expect("device");
-        let per = t.elapsed().as_secs_f64() / steps as f64;
-        // forward + backward = 3 forward passes' multiply-adds, 2 flops each
-        let macs: usize = cfg
-            .linear_shapes()
-            .iter()
-            .map(|(i, o)| i * o)
-            .sum::<usize>()
-            * cfg.layers;
-        let flops = 6.0 * macs as f64 * batch as f64;
-        println!(
-            "{:<34} {:>10.1} {:>9.2} {:>7.1}% {:>9.0}",
-            format!("H={h}"),
-            per * 1e3,
-            flops / per / 1e9,
-            100.0 * flops / per / peak,
-            batch as f64 / per
-        );
+        training_step(&ctx, &cfg, 256, peak, steps);
     }
+
+    println!(
+        "\n{:<34} {:>12} {:>12}",
+        "sampling / evaluation", "sample img/s", "eval img/s"
+    );
+    for &h in hidden {
+        let cfg = FlowConfig {
+            hidden: h,
+            ..FlowConfig::default()
+        };
+        sampling_and_evaluation(&ctx, &cfg, if quick || h > 512 { 512 } else { 1024 });
+    }
+    // The same probe again: how much the adapter's rate drifted during the run (figures
+    // above are against the first).
+    println!(
+        "\nmeasured peak (FMA chains) at end: {:.1} GFLOP/s",
+        fma_peak(&ctx) / 1e9
+    );
+    println!("load average at end: {}", load_average());
 }

@@ -334,6 +334,64 @@ fn gather_and_scatter_match_reference() {
     }
 }
 
+/// The per-layer scale gradient, a parallel reduction over the batch, against the
+/// reference's formula `sum_b gy[b, d] y[b, d] - 1` (reference::backward) in f64, on batches
+/// that leave partial slices and columns that leave a partial workgroup; two runs agree bit
+/// for bit (fixed summation order).
+#[test]
+fn scale_grad_matches_reference() {
+    for ctx in contexts() {
+        for &(batch, dim) in &[(37, 50), (1, 50), (300, 13), (256, 784)] {
+            let cfg = FlowConfig {
+                dim,
+                ..small_config(CouplingKind::Affine, MaskKind::Halves)
+            };
+            // The state stack holds x_l then x_{l+1}; the gradient lands after 3 other values.
+            let n = batch * dim;
+            let states_host = uniform(2 * n, -2.0, 2.0, 40);
+            let gy_host = uniform(n, -1.0, 1.0, 41);
+            let states = ctx.upload(&states_host, &[2 * n], "states").unwrap();
+            let gy = ctx.upload(&gy_host, &[n], "gy").unwrap();
+            let grads = ctx.zeros(&[3 + dim], "grads").unwrap();
+            let site = CouplingSite {
+                layer: 0,
+                batch,
+                in_offset: 0,
+                out_offset: n,
+                scale_offset: 0,
+            };
+            let d = coupling::scale_grad(ctx, &cfg, site, &gy, &states, &grads, 3).unwrap();
+            ctx.submit(&[&d]);
+            let first = ctx.read(&grads).unwrap();
+            let want: Vec<f64> = (0..dim)
+                .map(|c| {
+                    (0..batch)
+                        .map(|b| gy_host[b * dim + c] as f64 * states_host[n + b * dim + c] as f64)
+                        .sum::<f64>()
+                        - 1.0
+                })
+                .collect();
+            assert!(
+                first[..3].iter().all(|&v| v == 0.0),
+                "wrote before its offset"
+            );
+            let err = max_mixed_err(&first[3..], &want);
+            observe(file!(), line!(), err);
+            assert!(
+                err < MATMUL_TOL,
+                "scale_grad batch {batch} dim {dim} {:?}: err {err:e}",
+                ctx.tiles()
+            );
+            ctx.submit(&[&d]);
+            assert_eq!(
+                first,
+                ctx.read(&grads).unwrap(),
+                "scale_grad is not deterministic"
+            );
+        }
+    }
+}
+
 #[test]
 fn coupling_layers_and_log_density_match_reference() {
     let batch = 37;

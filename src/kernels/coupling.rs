@@ -304,13 +304,25 @@ crate::gpu_params! {
     }
 }
 
-pub const SCALE_GRAD: Kernel<ScaleGradParams> = elementwise(
-    "scale_grad.wgsl",
-    include_str!("../../shaders/scale_grad.wgsl"),
-    &[read("gy"), read("states"), write("grads")],
-);
+pub const SCALE_GRAD: Kernel<ScaleGradParams> = Kernel::new(KernelInfo {
+    file: "scale_grad.wgsl",
+    source: include_str!("../../shaders/scale_grad.wgsl"),
+    snippets: &[COMMON],
+    entry: "main",
+    bindings: &[read("gy"), read("states"), write("grads")],
+    workgroup: Workgroup::Reduce,
+    overrides: &["COLS"],
+    features: wgpu::Features::empty(),
+});
 
-/// `grads[grad_offset + d] = sum_b gy[b, d] x_{l+1}[b, d] - 1`.
+/// Columns of the scale gradient one workgroup reduces; the other `reduce_wg / COLS`
+/// invocations of a column split the batch. 8 columns: 32-byte row segments per load, and
+/// 98 workgroups for the 784 pixels of MNIST.
+pub const SCALE_GRAD_COLS: u32 = 8;
+const _: () = assert!(SCALE_GRAD_COLS.is_power_of_two());
+
+/// `grads[grad_offset + d] = sum_b gy[b, d] x_{l+1}[b, d] - 1`: a parallel reduction over
+/// the batch, one workgroup per [`SCALE_GRAD_COLS`] columns, in a fixed order.
 pub fn scale_grad(
     ctx: &GpuContext,
     cfg: &FlowConfig,
@@ -321,6 +333,11 @@ pub fn scale_grad(
     grad_offset: usize,
 ) -> Result<Dispatch> {
     assert!(gy.len() >= site.batch * cfg.dim && grads.len() >= grad_offset + cfg.dim);
+    let wg = ctx.tiles().reduce_wg;
+    assert!(
+        wg.is_power_of_two() && wg >= SCALE_GRAD_COLS,
+        "scale_grad needs a power-of-two reduce workgroup of at least {SCALE_GRAD_COLS}"
+    );
     let p = ScaleGradParams {
         batch: u(site.batch),
         dim: u(cfg.dim),
@@ -329,10 +346,10 @@ pub fn scale_grad(
     };
     ctx.dispatch(
         &SCALE_GRAD,
-        &[],
+        &[("COLS", SCALE_GRAD_COLS as f64)],
         &p,
         &[gy, states, grads],
-        groups_for(cfg.dim, ctx.tiles().elementwise_wg),
+        groups_for(cfg.dim, SCALE_GRAD_COLS),
     )
 }
 

@@ -11,7 +11,7 @@
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
 //! | [`transform`] | `dequantize`, `to_pixels`, `gaussian` | `reference::preprocess` |
 //! | [`optimizer`] | `grad_norm`, `adam` | `reference::adam` |
-//! | [`peak`] | `peak_fma.wgsl` (benchmarks only) | - |
+//! | [`peak`] | `peak_fma.wgsl`, `peak_copy.wgsl` (benchmarks only) | - |
 
 pub mod coupling;
 pub mod density;
@@ -58,6 +58,8 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &optimizer::GRAD_NORM_FINISH,
     &optimizer::ADAM,
     &peak::PEAK_FMA,
+    &peak::PEAK_COPY_F32,
+    &peak::PEAK_COPY_VEC4,
 ];
 
 /// Every mode constant the host and the WGSL snippets share, with the snippet that

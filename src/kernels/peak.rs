@@ -1,8 +1,10 @@
 //! Benchmark only: the adapter's attainable FMA rate from independent FMA chains
-//! (`peak_fma.wgsl`), the reference peak every benchmark figure is a fraction of.
+//! (`peak_fma.wgsl`), the reference peak every matmul and step figure is a fraction of, and
+//! its attainable copy bandwidth (`peak_copy.wgsl`), the reference for the elementwise and
+//! reduction kernels.
 
 use crate::error::Result;
-use crate::gpu::kernel::{write, Kernel, KernelInfo, Workgroup};
+use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
 use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::{u, COMMON};
@@ -50,4 +52,61 @@ pub fn peak_fma(
         groups_for(count, ctx.tiles().elementwise_wg),
     )?;
     Ok((d, flops))
+}
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/peak_copy.wgsl.
+    pub struct CopyParams {
+        pub count: u32,
+        pub _pad: [u32; 3],
+    }
+}
+
+const COPY_BINDINGS: &[Binding] = &[read("src"), write("dst")];
+
+const fn copy_kernel(entry: &'static str) -> Kernel<CopyParams> {
+    Kernel::new(KernelInfo {
+        file: "peak_copy.wgsl",
+        source: include_str!("../../shaders/peak_copy.wgsl"),
+        snippets: &[COMMON],
+        entry,
+        bindings: COPY_BINDINGS,
+        workgroup: Workgroup::Elementwise,
+        overrides: &[],
+        features: wgpu::Features::empty(),
+    })
+}
+
+/// One f32 per invocation, as the elementwise kernels load.
+pub const PEAK_COPY_F32: Kernel<CopyParams> = copy_kernel("copy_f32");
+/// One vec4 per invocation.
+pub const PEAK_COPY_VEC4: Kernel<CopyParams> = copy_kernel("copy_vec4");
+
+/// Copies the first `count` floats of `src` to `dst` (`count` a multiple of 4), one f32 or
+/// one vec4 per invocation; returns the dispatch and the bytes it moves (read + written).
+pub fn peak_copy(
+    ctx: &GpuContext,
+    count: usize,
+    vec4: bool,
+    src: &GpuTensor,
+    dst: &GpuTensor,
+) -> Result<(Dispatch, f64)> {
+    assert!(count % 4 == 0 && src.len() >= count && dst.len() >= count);
+    let (kernel, items) = if vec4 {
+        (&PEAK_COPY_VEC4, count / 4)
+    } else {
+        (&PEAK_COPY_F32, count)
+    };
+    let p = CopyParams {
+        count: u(items),
+        _pad: [0; 3],
+    };
+    let d = ctx.dispatch(
+        kernel,
+        &[],
+        &p,
+        &[src, dst],
+        groups_for(items, ctx.tiles().elementwise_wg),
+    )?;
+    Ok((d, 2.0 * 4.0 * count as f64))
 }

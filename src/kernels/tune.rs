@@ -175,8 +175,14 @@ fn read_cache(path: &Path, key: &str) -> Vec<TunedShape> {
 }
 
 /// Seconds per run of `mm` with `variant`, from runs recorded into one compute pass (as in
-/// a training step).
-pub fn time_variant(ctx: &GpuContext, variant: MatmulVariant, mm: Matmul) -> Result<f64> {
+/// a training step). A variant whose single run already takes more than `give_up` seconds
+/// is not timed further (a kernel made for another kind of device).
+pub fn time_variant(
+    ctx: &GpuContext,
+    variant: MatmulVariant,
+    mm: Matmul,
+    give_up: f64,
+) -> Result<f64> {
     let [sa, sb, sc] = mm.stored_shapes();
     let t = |(r, c): (usize, usize), what| ctx.zeros(&[r * padded(c)], what);
     let (a, b, c) = (t(sa, "tune A")?, t(sb, "tune B")?, t(sc, "tune C")?);
@@ -194,7 +200,7 @@ pub fn time_variant(ctx: &GpuContext, variant: MatmulVariant, mm: Matmul) -> Res
     run(1)?; // builds the pipeline and warms caches
     let once = run(1)?;
     let reps = ((0.05 / once.max(1e-6)) as usize).clamp(1, 50);
-    if reps == 1 {
+    if reps == 1 || once > give_up {
         return Ok(once);
     }
     run(reps)
@@ -241,9 +247,14 @@ pub fn tune(
             });
             continue;
         }
-        let mut ms = Vec::new();
-        for &v in &candidates {
-            ms.push((v, time_variant(ctx, v, mm)? * 1e3));
+        // The default first, so a far slower variant is dropped after one timed run.
+        let default = ctx.matmul_variant(shape);
+        let mut order = candidates.clone();
+        order.sort_by_key(|&v| v != default);
+        let mut ms: Vec<(MatmulVariant, f64)> = Vec::new();
+        for v in order {
+            let best = ms.iter().map(|m| m.1).fold(f64::INFINITY, f64::min);
+            ms.push((v, time_variant(ctx, v, mm, 3e-3 * best)? * 1e3));
         }
         report.timed += 1;
         let best = ms

@@ -39,5 +39,5 @@ pub fn profile_training_step(
     let step = TrainStep::new(&flow, &images, batch, pre, AdamConfig::default())?;
     step.set_order(ctx, &(0..batch as u32).collect::<Vec<_>>());
     step.step(ctx, 0, 1, 1, 1e-4);
-    profile(ctx, &step.program(), runs)
+    profile(ctx, &step.dispatches(), runs)
 }

@@ -134,11 +134,12 @@ impl TrainStep {
             ctx,
             &AdamParams::for_step(&self.adam_cfg, self.param_count, t, lr),
         );
-        ctx.submit(&self.program());
+        ctx.submit(&self.dispatches());
     }
 
-    /// Every dispatch of one step, in order (one submit; `--profile` times each).
-    pub fn program(&self) -> Vec<&Dispatch> {
+    /// The step's dispatches in order, as one submit records them (the bench counts them,
+    /// `--profile` times each).
+    pub fn dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
         list.extend(self.ws.forward());
         list.extend(self.loss.iter());
