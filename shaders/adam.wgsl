@@ -2,6 +2,9 @@
 // optional global-norm clipping (the norm comes from grad_norm.wgsl):
 //   g *= min(1, clip / ||g||);  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //   p -= lr * (m / bc1) / (sqrt(v / bc2) + eps),   bc1 = 1 - b1^t, bc2 = 1 - b2^t
+// Four parameters per invocation as vec4 (the same arithmetic per element): on lavapipe every
+// storage load is a loop over the SIMD lanes, so one vec4 load costs what one float did.
+// `count` (floats) is a multiple of 4, as every parameter layout's length is.
 
 override WG: u32 = 256u;
 
@@ -23,16 +26,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> params: array<f32>;
-@group(0) @binding(2) var<storage, read> grads: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> params: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> norm: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg, WG);
-    if (i >= p.count) {
+    if (i >= p.count / 4u) {
         return;
     }
     var g = grads[i];

@@ -66,19 +66,37 @@ pub enum MatmulVariant {
     /// idle (the weight gradient, whose K is the batch): each slice writes partial sums to
     /// the context's scratch buffer and a second dispatch adds them in a fixed order.
     SplitK,
+    /// The weight gradient (TN) only, for CPU adapters: `A^T` is written to the context's
+    /// scratch buffer by a transpose pass, then the `Subgroup` NN kernel computes `A^T B`.
+    /// On lavapipe the NN kernel does 3x the FLOPs per second of the TN one, and inside a
+    /// training step the TN kernel was slower still (half the quick model's step time).
+    /// Other kinds run as `Subgroup`.
+    TransposedSubgroup,
 }
 
 /// Lanes of the subgroup the `Subgroup` kernels are written for (their workgroup size).
 pub const SUBGROUP_LANES: u32 = 8;
 
 impl MatmulVariant {
-    pub const ALL: [Self; 4] = [Self::Tiled, Self::Subgroup, Self::Shared, Self::SplitK];
+    pub const ALL: [Self; 5] = [
+        Self::Tiled,
+        Self::Subgroup,
+        Self::Shared,
+        Self::SplitK,
+        Self::TransposedSubgroup,
+    ];
+
+    /// Whether this variant is a kernel of its own for `kind` (`TransposedSubgroup` only
+    /// differs from `Subgroup` for the weight gradient).
+    pub fn applies_to(self, kind: MatmulKind) -> bool {
+        self != Self::TransposedSubgroup || kind == MatmulKind::TN
+    }
 
     /// Whether a device with these features and adapter can run this variant.
     pub fn runs_on(self, features: wgpu::Features, info: &wgpu::AdapterInfo) -> bool {
         match self {
             Self::Tiled | Self::Shared | Self::SplitK => true,
-            Self::Subgroup => {
+            Self::Subgroup | Self::TransposedSubgroup => {
                 features.contains(wgpu::Features::SUBGROUP)
                     && info.subgroup_min_size >= SUBGROUP_LANES
             }
@@ -89,7 +107,7 @@ impl MatmulVariant {
     /// 16 KiB of workgroup memory, but wgpu's downlevel GL adapters may offer slightly less).
     pub fn fits(self, limits: &wgpu::Limits) -> bool {
         match self {
-            Self::Tiled | Self::Subgroup => true,
+            Self::Tiled | Self::Subgroup | Self::TransposedSubgroup => true,
             Self::Shared | Self::SplitK => {
                 limits.max_compute_workgroup_storage_size >= MATMUL_SHARED_WORKGROUP_BYTES
                     && limits.max_compute_invocations_per_workgroup
@@ -178,7 +196,11 @@ impl TileConfig {
         matmul_wg_y: 8,
         elementwise_wg: 256,
         reduce_wg: 64,
-        matmul_variants: MatmulVariants::SUBGROUP,
+        matmul_variants: MatmulVariants {
+            nn: MatmulVariant::Subgroup,
+            tn: MatmulVariant::TransposedSubgroup,
+            nt: MatmulVariant::Subgroup,
+        },
     };
     pub const HARDWARE: Self = Self {
         matmul_wg_x: 16,
@@ -191,7 +213,7 @@ impl TileConfig {
     /// The variants every kernel test runs: both defaults (the subgroup matmuls; `Shared`
     /// and `SplitK`), an odd small one (the tiled matmuls) and one with the kinds the
     /// hardware default leaves out (`SplitK` for NN and NT, `Shared` for TN).
-    pub const TEST_VARIANTS: [Self; 4] = [
+    pub const TEST_VARIANTS: [Self; 5] = [
         Self::SOFTWARE,
         Self::HARDWARE,
         Self {
@@ -211,6 +233,11 @@ impl TileConfig {
                 tn: MatmulVariant::Shared,
                 nt: MatmulVariant::SplitK,
             },
+        },
+        // The subgroup weight gradient the software default leaves out.
+        Self {
+            matmul_variants: MatmulVariants::SUBGROUP,
+            ..Self::SOFTWARE
         },
     ];
 

@@ -94,20 +94,81 @@ pub fn variant_kernel(
     tiles: &TileConfig,
 ) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
     use MatmulKind::{NN, NT, TN};
-    use MatmulVariant::{Shared, SplitK, Subgroup, Tiled};
+    use MatmulVariant::{Shared, SplitK, Subgroup, Tiled, TransposedSubgroup};
     match (variant, kind) {
         (Tiled, NN) => (&MATMUL_NN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
         (Tiled, TN) => (&MATMUL_TN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
         (Tiled, NT) => (&MATMUL_NT, tiles.matmul_block(MATMUL_NT_REGISTER_TILE)),
         // Rows R x (8 lanes * C columns) of matmul_<kind>_sg_<R>x<C>.wgsl.
-        (Subgroup, NN) => (&MATMUL_NN_SUBGROUP, (64, SUBGROUP_LANES * 4)),
+        (Subgroup | TransposedSubgroup, NN) => (&MATMUL_NN_SUBGROUP, (64, SUBGROUP_LANES * 4)),
         (Subgroup, TN) => (&MATMUL_TN_SUBGROUP, (24, SUBGROUP_LANES * 8)),
-        (Subgroup, NT) => (&MATMUL_NT_SUBGROUP, (32, SUBGROUP_LANES * 4)),
+        (Subgroup | TransposedSubgroup, NT) => (&MATMUL_NT_SUBGROUP, (32, SUBGROUP_LANES * 4)),
+        // The transpose pass first (see `transposed_weight_grad`), then the NN kernel.
+        (TransposedSubgroup, TN) => (&MATMUL_NN_SUBGROUP, (64, SUBGROUP_LANES * 4)),
         // SplitK runs the same kernels, its grid given a z dimension.
         (Shared | SplitK, NN) => (&MATMUL_NN_SHARED, SHARED_BLOCK),
         (Shared | SplitK, TN) => (&MATMUL_TN_SHARED, SHARED_BLOCK),
         (Shared | SplitK, NT) => (&MATMUL_NT_SHARED, SHARED_BLOCK),
     }
+}
+
+/// The transpose pass of `TransposedSubgroup` (shaders/matmul_transpose.wgsl).
+pub const MATMUL_TRANSPOSE: Kernel<MatmulParams> = Kernel::new(KernelInfo {
+    file: "matmul_transpose.wgsl",
+    source: include_str!("../../shaders/matmul_transpose.wgsl"),
+    snippets: &[COMMON, MATMUL_COMMON],
+    entry: "main",
+    bindings: BINDINGS,
+    workgroup: Workgroup::Fixed,
+    overrides: &[],
+    features: wgpu::Features::empty(),
+});
+
+/// Invocations along K of the transpose pass (its WGSL workgroup size).
+const TRANSPOSE_WG: usize = 64;
+
+/// `C = A^T B` as `T = A^T` (with the ones row of the bias trick) into the context's scratch
+/// buffer, then `C = T B` on the subgroup NN kernel; one [`Dispatch`] of two passes.
+fn transposed_weight_grad(
+    ctx: &GpuContext,
+    mm: Matmul,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    c: &GpuTensor,
+    aux: Option<&GpuTensor>,
+) -> Result<Dispatch> {
+    let [sa, _, _] = mm.stored_shapes();
+    let ldt = padded(mm.k);
+    let t = ctx.scratch(mm.m * ldt)?;
+    let params = MatmulParams {
+        m: u(mm.m),
+        n: u(mm.n),
+        k: u(mm.k),
+        lda: u(padded(sa.1)),
+        ldb: 0,
+        ldc: u(ldt),
+        a_ones: mm.a_ones as u32,
+        _pad0: 0,
+    };
+    let groups = [u(ldt.div_ceil(TRANSPOSE_WG)), u(mm.m), 1];
+    assert!(
+        groups[1] <= MAX_GROUPS,
+        "matmul grid too large; split the batch"
+    );
+    let transpose = ctx.dispatch(
+        &MATMUL_TRANSPOSE,
+        &[],
+        &params,
+        &[a, b, &t, ctx.unused()],
+        groups,
+    )?;
+    let product = Matmul {
+        kind: MatmulKind::NN,
+        a_ones: false,
+        ..mm
+    };
+    let nn = matmul_with(ctx, MatmulVariant::Subgroup, product, &t, b, c, aux)?;
+    Ok(transpose.then(nn))
 }
 
 pub const MATMUL_NN: Kernel<MatmulParams> = matmul_kernel(
@@ -304,6 +365,9 @@ pub fn matmul_with(
         "matmul grid too large; split the batch"
     );
     let detail = format!("{:?} {}x{}x{} {variant:?}", mm.kind, mm.m, mm.n, mm.k);
+    if variant == MatmulVariant::TransposedSubgroup && mm.kind == MatmulKind::TN {
+        return Ok(transposed_weight_grad(ctx, mm, a, b, c, Some(aux))?.with_detail(detail));
+    }
     if matches!(variant, MatmulVariant::Shared | MatmulVariant::SplitK) {
         return Ok(matmul_shared::dispatch(
             ctx,

@@ -38,6 +38,7 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &matmul::MATMUL_NN_SUBGROUP,
     &matmul::MATMUL_TN_SUBGROUP,
     &matmul::MATMUL_NT_SUBGROUP,
+    &matmul::MATMUL_TRANSPOSE,
     &matmul_shared::MATMUL_NN_SHARED,
     &matmul_shared::MATMUL_TN_SHARED,
     &matmul_shared::MATMUL_NT_SHARED,

@@ -111,7 +111,8 @@ pub const ADAM: Kernel<AdamParams> = Kernel::new(KernelInfo {
     features: wgpu::Features::empty(),
 });
 
-/// One Adam step over `params.count` weights, clipped by the norm `grad_norm` left in `norm`.
+/// One Adam step over `params.count` weights (a multiple of 4: the kernel works on vec4s),
+/// clipped by the norm `grad_norm` left in `norm`.
 pub fn adam(
     ctx: &GpuContext,
     params: AdamParams,
@@ -122,12 +123,16 @@ pub fn adam(
     norm: &GpuTensor,
 ) -> Result<Dispatch> {
     let n = params.count as usize;
+    assert!(
+        n % 4 == 0,
+        "Adam works on vec4s: {n} weights is not a multiple of 4"
+    );
     assert!(weights.len() >= n && grads.len() >= n && m.len() >= n && v.len() >= n);
     ctx.dispatch(
         &ADAM,
         &[],
         &params,
         &[weights, grads, m, v, norm],
-        groups_for(n, ctx.tiles().elementwise_wg),
+        groups_for(n / 4, ctx.tiles().elementwise_wg),
     )
 }

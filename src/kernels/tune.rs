@@ -229,7 +229,7 @@ pub fn tune(
     };
     let candidates: Vec<MatmulVariant> = MatmulVariant::ALL
         .into_iter()
-        .filter(|v| v.runs_on(ctx.features(), ctx.info()))
+        .filter(|v| v.runs_on(ctx.features(), ctx.info()) && v.fits(ctx.limits()))
         .collect();
     for &mm in shapes {
         let shape = mm.shape();
@@ -238,8 +238,9 @@ pub fn tune(
             report.cached += 1;
             continue;
         }
-        if candidates.len() < 2 || start.elapsed().as_secs_f64() > budget_s {
-            report.untimed += (candidates.len() >= 2) as usize;
+        let choices = candidates.iter().filter(|v| v.applies_to(mm.kind)).count();
+        if choices < 2 || start.elapsed().as_secs_f64() > budget_s {
+            report.untimed += (choices >= 2) as usize;
             report.shapes.push(TunedShape {
                 shape,
                 variant: ctx.matmul_variant(shape),
@@ -249,7 +250,11 @@ pub fn tune(
         }
         // The default first, so a far slower variant is dropped after one timed run.
         let default = ctx.matmul_variant(shape);
-        let mut order = candidates.clone();
+        let mut order: Vec<MatmulVariant> = candidates
+            .iter()
+            .copied()
+            .filter(|v| v.applies_to(mm.kind))
+            .collect();
         order.sort_by_key(|&v| v != default);
         let mut ms: Vec<(MatmulVariant, f64)> = Vec::new();
         for v in order {
