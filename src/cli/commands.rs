@@ -243,20 +243,3 @@ pub fn run_interpolate(
     )?;
     Ok(())
 }
-
-/// Parses `i:j,k:l,...`.
-pub fn parse_pairs(s: &str) -> std::result::Result<Vec<(usize, usize)>, String> {
-    s.split(',')
-        .map(|p| {
-            let (a, b) = p
-                .split_once(':')
-                .ok_or_else(|| format!("'{p}' is not i:j"))?;
-            let n = |v: &str| {
-                v.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("'{v}' is not an image index"))
-            };
-            Ok((n(a)?, n(b)?))
-        })
-        .collect()
-}

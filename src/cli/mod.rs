@@ -3,3 +3,4 @@
 pub mod adapter_arg;
 pub mod commands;
 pub mod train_args;
+pub mod value_checks;

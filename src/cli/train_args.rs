@@ -5,8 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::value_checks::{
+    clip_norm, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH, MAX_DRAWS,
+    MAX_HIDDEN,
+};
+
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 use crate::data::DatasetName;
+use crate::error::Result;
 use crate::train::run::TrainOptions;
 use crate::train::schedule::DecayKind;
 
@@ -36,25 +42,25 @@ pub struct TrainArgs {
     /// Folder with the four IDX files (raw or .gz); fetched there when missing.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, 1_000_000))]
     pub epochs: Option<u32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, MAX_BATCH))]
     pub batch: Option<usize>,
-    /// Peak learning rate.
-    #[arg(long)]
+    /// Peak learning rate, in (0, 10].
+    #[arg(long, allow_hyphen_values = true, value_parser = learning_rate)]
     pub lr: Option<f64>,
     /// constant, cosine or exponential.
     #[arg(long)]
     pub lr_decay: Option<DecayKind>,
-    /// Learning rate at the end, as a fraction of the peak.
-    #[arg(long)]
+    /// Learning rate at the end, as a fraction of the peak, in [0, 1].
+    #[arg(long, allow_hyphen_values = true, value_parser = fraction)]
     pub final_lr: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub warmup: Option<u64>,
     /// Global-norm gradient clipping; 0 turns it off.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = clip_norm)]
     pub clip: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<u64>,
     /// additive (NICE) or affine (RealNVP).
     #[arg(long)]
@@ -63,22 +69,22 @@ pub struct TrainArgs {
     #[arg(long)]
     pub mask: Option<MaskKind>,
     /// Hidden width H of the conditioner MLPs.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, MAX_HIDDEN))]
     pub hidden: Option<usize>,
-    /// a of the logit transform y = logit(a + (1 - 2a) v); 0 disables the logit.
-    #[arg(long)]
+    /// a of the logit transform y = logit(a + (1 - 2a) v), in [0, 0.5); 0 disables the logit.
+    #[arg(long, allow_hyphen_values = true, value_parser = logit_alpha)]
     pub logit_alpha: Option<f32>,
     /// Read the training loss back every N steps.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, 1_000_000))]
     pub log_every: Option<u32>,
     /// Dequantization draws averaged for the test log-likelihood.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, MAX_DRAWS))]
     pub test_draws: Option<u32>,
     /// Use only the first N training images (and N/5 validation, N/5 test).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, usize::MAX as u64))]
     pub subset: Option<usize>,
     /// Stop after N steps (the checkpoint can be resumed).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub max_steps: Option<u64>,
     /// Continue a run from its last.safetensors.
     #[arg(long)]
@@ -161,6 +167,15 @@ impl Preset {
 }
 
 impl TrainArgs {
+    /// Checks what can be checked before a device is opened: the options of a fresh run
+    /// (a resumed run's come from its checkpoint and are checked when it is read).
+    pub fn validate(&self) -> Result<()> {
+        if self.resume.is_none() {
+            self.options().validate()?;
+        }
+        Ok(())
+    }
+
     /// The preset with every given option applied.
     pub fn options(&self) -> TrainOptions {
         let mut o = self.preset.options();

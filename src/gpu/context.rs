@@ -147,7 +147,7 @@ impl GpuContext {
         });
         let adapter = candidates.into_iter().next().ok_or_else(|| {
             Error::Gpu(format!(
-                "no adapter matches {}={choice:?}; available: {}",
+                "no adapter matches --adapter (or {}) {choice:?}; available: {}",
                 AdapterChoice::ENV,
                 all.join("; ")
             ))

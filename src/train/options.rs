@@ -64,14 +64,44 @@ impl TrainOptions {
             .unwrap_or_else(|| data::default_data_dir(self.dataset))
     }
 
+    /// Every option in its range, named as on the command line (checkpoints and library
+    /// callers go through here too, not only the CLI).
     pub fn validate(&self) -> Result<()> {
         self.flow.validate().map_err(Error::Config)?;
         let bad = |m: String| Err(Error::Config(m));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1".into());
+        }
         if self.batch == 0 {
             return bad("--batch must be at least 1".into());
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("--lr must be a positive number, got {}", self.lr));
+            return bad(format!(
+                "--lr must be a positive finite number, got {}",
+                self.lr
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_fraction) {
+            return bad(format!(
+                "--final-lr must be a fraction of the peak rate in [0, 1], got {}",
+                self.final_lr_fraction
+            ));
+        }
+        if let Some(c) = self.adam.clip_norm {
+            if !(c > 0.0 && c.is_finite()) {
+                return bad(format!("--clip must be a finite number >= 0, got {c}"));
+            }
+        }
+        let AdamConfig {
+            beta1, beta2, eps, ..
+        } = self.adam;
+        if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2)) {
+            return bad(format!(
+                "Adam's betas must be in [0, 1), got {beta1} and {beta2}"
+            ));
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return bad(format!("Adam's eps must be a positive number, got {eps}"));
         }
         if let Some(a) = self.logit_alpha {
             if !(0.0..0.5).contains(&a) {
@@ -81,7 +111,15 @@ impl TrainOptions {
         if self.log_every == 0 {
             return bad("--log-every must be at least 1".into());
         }
-        if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) {
+        if self.test_draws == 0 {
+            return bad("--test-draws must be at least 1".into());
+        }
+        let limits = [self.train_limit, self.valid_limit, self.test_limit];
+        if limits.contains(&Some(0)) {
+            return bad("--subset must be at least 1".into());
+        }
+        if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) || self.run_name == ".."
+        {
             return bad(format!(
                 "--name '{}' must be a plain folder name",
                 self.run_name

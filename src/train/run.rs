@@ -201,6 +201,7 @@ impl TrainingRun {
             None => opts.clone(),
         };
         opts.validate()?;
+        Flow::check_fits(&ctx, &opts.flow)?;
         let paths = RunPaths::new(opts.run_dir());
         std::fs::create_dir_all(&paths.dir).map_err(|e| Error::io(&paths.dir, e))?;
         let splits = load_data(&opts, log)?;
