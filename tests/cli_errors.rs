@@ -13,10 +13,10 @@ use std::sync::OnceLock;
 
 use common::context;
 use flowgpu::config::{AdamConfig, FlowConfig};
-use flowgpu::data::{self, DatasetName};
+use flowgpu::data::DatasetName;
+use flowgpu::train::checkpoint;
 use flowgpu::train::run::{train, TrainOptions, LAST};
 use flowgpu::train::schedule::DecayKind;
-use rand::{rngs::StdRng, Rng, SeedableRng};
 
 /// The scratch folder, its generated data set and a tiny checkpoint, made once.
 struct Fixture {
@@ -31,16 +31,7 @@ fn fixture() -> &'static Fixture {
         let dir = std::env::temp_dir().join(format!("flowgpu-cli-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let data = dir.join("data");
-        std::fs::create_dir_all(&data).expect("temp dir");
-        let mut rng = StdRng::seed_from_u64(11);
-        let mut write = |images: &str, labels: &str, n: usize| {
-            let pixels: Vec<u8> = (0..n * 784).map(|_| rng.random()).collect();
-            let l: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-            data::write_images(&data.join(images), 28, 28, &pixels).expect("write images");
-            data::write_labels(&data.join(labels), &l).expect("write labels");
-        };
-        write(data::TRAIN_IMAGES, data::TRAIN_LABELS, 600);
-        write(data::TEST_IMAGES, data::TEST_LABELS, 60);
+        common::noise_dataset(&data, 600, 60, 11);
         let opts = TrainOptions {
             run_name: "tiny".into(),
             runs_dir: dir.join("runs"),
@@ -72,6 +63,13 @@ fn fixture() -> &'static Fixture {
             .expect("a two-step run");
         let checkpoint = dir.join("runs").join("tiny").join(LAST);
         std::fs::write(dir.join("junk.safetensors"), b"not a checkpoint").expect("junk");
+        // The same checkpoint with three NaN weights, in a run folder of its own.
+        let ck = checkpoint::load(&checkpoint, true).expect("the tiny checkpoint");
+        let mut params = ck.params.clone().expect("params");
+        params.mlps[1][2].weight[..3].fill(f32::NAN);
+        let adam = ck.adam.as_ref().map(|(m, v)| (m, v));
+        let nan = dir.join("runs").join("nan").join(LAST);
+        checkpoint::save(&nan, &params, adam, &ck.meta).expect("save");
         Fixture {
             dir,
             data,
@@ -194,6 +192,32 @@ const CASES: &[Case] = &[
         "missing.safetensors",
     ),
     flowgpu("train --resume {junk} {RUN}", "not a safetensors file"),
+    // checkpoints are checked before they are trusted
+    flowgpu(
+        "eval --checkpoint {dir}/runs/nan/last.safetensors",
+        "3 non-finite values (NaN or infinity), the first in tensor 'coupling.1.linear.2.weight'",
+    ),
+    flowgpu(
+        "sample --checkpoint {dir}/runs/nan/last.safetensors --out {dir}/nan.png",
+        "non-finite",
+    ),
+    flowgpu(
+        "train --resume {dir}/runs/nan/last.safetensors {RUN}",
+        "non-finite",
+    ),
+    // a resumed run keeps its checkpoint's model
+    flowgpu(
+        "train --resume {ck} --hidden 9 {RUN}",
+        "--hidden 9 conflicts with the checkpoint's hidden 8",
+    ),
+    flowgpu(
+        "train --resume {ck} --coupling additive --batch 16 {RUN}",
+        "--coupling additive conflicts with the checkpoint's coupling affine; --batch 16 conflicts",
+    ),
+    flowgpu(
+        "train --resume {ck} --preset quick {RUN}",
+        "--preset quick with --resume",
+    ),
     // the adapter and the command line itself
     flowgpu(
         "--adapter no-such-adapter eval --checkpoint {ck}",

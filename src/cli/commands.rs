@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::cli::resume_options::resume_options;
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::model::Flow;
 use crate::report::figures::{
@@ -16,34 +17,31 @@ use crate::report::run_report::{write_run_report, RunReport};
 use crate::train::checkpoint;
 use crate::train::evaluate::{evaluate, Likelihood};
 use crate::train::gpu_data::GpuImages;
-use crate::train::run::{checkpoint_run_info, train, TrainOptions, TrainState, TEST_SEED};
+use crate::train::run::{
+    checkpoint_run_info, resolve_saved_paths, resume_with, train, TrainOptions, TrainState,
+    TEST_SEED,
+};
 
 fn log(msg: &str) {
     eprintln!("{msg}");
 }
 
-/// Multiply-adds of one forward pass of one sample.
-fn forward_macs(opts: &TrainOptions) -> f64 {
-    let per_layer: usize = opts.flow.linear_shapes().iter().map(|(i, o)| i * o).sum();
-    (per_layer * opts.flow.layers) as f64
+/// Says how long the spec model would take on a software adapter, and what to run instead.
+fn warn_slow_spec(ctx: &GpuContext, opts: &TrainOptions) {
+    // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
+    // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
+    let flops = 6.0 * forward_macs(opts) * 50_000.0 * opts.epochs as f64;
+    let hours = flops / 2.5e9 / 3600.0;
+    log(&format!(
+        "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
+         `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
+        ctx.info().name, opts.epochs, opts.flow.hidden
+    ));
 }
 
-/// Trains on `ctx`, then writes the figures and the report; prints the test log-likelihood.
-pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
-    let opts = args.options();
-    if ctx.is_software() && args.resume.is_none() {
-        // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
-        // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
-        let flops = 6.0 * forward_macs(&opts) * 50_000.0 * opts.epochs as f64;
-        let hours = flops / 2.5e9 / 3600.0;
-        if args.preset == Preset::Spec {
-            log(&format!(
-                "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
-                 `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
-                ctx.info().name, opts.epochs, opts.flow.hidden
-            ));
-        }
-    }
+/// A flag set by Ctrl-C: the run stops after the current step and saves a checkpoint; a
+/// second Ctrl-C quits at once.
+fn stop_on_signals() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || {
@@ -54,7 +52,42 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
     }) {
         log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
     }
-    let outcome = train(ctx.clone(), &opts, args.resume.as_deref(), &stop, &mut log)?;
+    stop
+}
+
+/// Multiply-adds of one forward pass of one sample.
+fn forward_macs(opts: &TrainOptions) -> f64 {
+    let per_layer: usize = opts.flow.linear_shapes().iter().map(|(i, o)| i * o).sum();
+    (per_layer * opts.flow.layers) as f64
+}
+
+/// Trains on `ctx` (a fresh run, or `--resume`d), then writes the figures and the report;
+/// prints the test log-likelihood.
+pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
+    let stop = stop_on_signals();
+    let outcome = match &args.resume {
+        None => {
+            let opts = args.options();
+            if ctx.is_software() && args.preset_or_default() == Preset::Spec {
+                warn_slow_spec(&ctx, &opts);
+            }
+            train(ctx.clone(), &opts, None, &stop, &mut log)?
+        }
+        Some(path) => {
+            let meta = checkpoint::read_metadata(path)?;
+            let (saved, _) = checkpoint_run_info(&meta)
+                .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+            let resumed = resume_options(args, &saved, path)?;
+            resumed.options.validate()?;
+            if !resumed.changes.is_empty() {
+                log(&format!(
+                    "options changed from the checkpoint's: {}",
+                    resumed.changes.join(", ")
+                ));
+            }
+            resume_with(ctx.clone(), &resumed.options, path, &stop, &mut log)?
+        }
+    };
     // Only an interrupted run ends without a test result; it has said how to resume.
     let Some(test) = outcome.test else {
         return Ok(());
@@ -91,15 +124,16 @@ pub struct Loaded {
 
 pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
     let ck = checkpoint::load(path, false)?;
-    let (mut opts, state) = checkpoint_run_info(&ck.meta)?;
-    // Outputs go next to the checkpoint, wherever the run folder has moved.
-    if let Some(dir) = path.parent() {
-        if let Some(name) = dir.file_name() {
-            opts.run_name = name.to_string_lossy().into_owned();
-            opts.runs_dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        }
-    }
-    let flow = Flow::new(ctx, ck.params.as_ref().expect("load gives params"))?;
+    let (mut opts, state) = checkpoint_run_info(&ck.meta)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+    // Outputs go next to the checkpoint and data is found from it, wherever the run
+    // folder has moved and whatever the working directory.
+    resolve_saved_paths(&mut opts, path);
+    let params = ck
+        .params
+        .as_ref()
+        .ok_or_else(|| Error::Checkpoint(format!("{}: no parameters", path.display())))?;
+    let flow = Flow::new(ctx, params)?;
     Ok(Loaded { flow, opts, state })
 }
 

@@ -2,5 +2,6 @@
 
 pub mod adapter_arg;
 pub mod commands;
+pub mod resume_options;
 pub mod train_args;
 pub mod value_checks;

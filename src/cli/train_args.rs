@@ -28,17 +28,20 @@ pub enum Preset {
 
 #[derive(Clone, Debug, Args)]
 pub struct TrainArgs {
-    /// Starting point for every option below.
-    #[arg(long, value_enum, default_value = "spec")]
-    pub preset: Preset,
-    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name).
+    /// Starting point for every option below (default: spec). Not with --resume: a resumed
+    /// run starts from its checkpoint's options.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name; with
+    /// --resume, the checkpoint's folder).
     #[arg(long)]
     pub name: Option<String>,
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: DatasetName,
+    /// Folder of the run folders (default: runs; with --resume, where the checkpoint is).
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+    /// mnist or fashion-mnist (default: mnist).
+    #[arg(long)]
+    pub dataset: Option<DatasetName>,
     /// Folder with the four IDX files (raw or .gz); fetched there when missing.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -176,36 +179,45 @@ impl TrainArgs {
         Ok(())
     }
 
+    /// The preset this run starts from when none is given.
+    pub fn preset_or_default(&self) -> Preset {
+        self.preset.unwrap_or(Preset::Spec)
+    }
+
     /// The preset with every given option applied.
     pub fn options(&self) -> TrainOptions {
-        let mut o = self.preset.options();
+        let mut o = self.preset_or_default().options();
         if let Some(n) = &self.name {
             o.run_name = n.clone();
         }
-        o.runs_dir = self.runs_dir.clone();
-        o.dataset = self.dataset;
-        o.data_dir = self.data_dir.clone();
-        macro_rules! set {
-            ($field:expr, $arg:expr) => {
-                if let Some(v) = $arg {
-                    $field = v;
-                }
-            };
+        if let Some(d) = &self.runs_dir {
+            o.runs_dir = d.clone();
         }
-        set!(o.epochs, self.epochs);
-        set!(o.batch, self.batch);
-        set!(o.lr, self.lr);
-        set!(o.decay, self.lr_decay);
-        set!(o.final_lr_fraction, self.final_lr);
-        set!(o.warmup_steps, self.warmup);
-        set!(o.seed, self.seed);
-        set!(o.flow.coupling, self.coupling);
-        set!(o.flow.mask, self.mask);
-        set!(o.flow.hidden, self.hidden);
-        set!(o.log_every, self.log_every);
-        set!(o.test_draws, self.test_draws);
-        if let Some(c) = self.clip {
-            o.adam.clip_norm = (c > 0.0).then_some(c);
+        if let Some(d) = self.dataset {
+            o.dataset = d;
+        }
+        o.data_dir = self.data_dir.clone();
+        self.apply_model_options(&mut o);
+        self.apply_training_options(&mut o);
+        o
+    }
+
+    /// The options that decide the model and its data (a resumed run cannot change them).
+    pub(crate) fn apply_model_options(&self, o: &mut TrainOptions) {
+        if let Some(v) = self.batch {
+            o.batch = v;
+        }
+        if let Some(v) = self.seed {
+            o.seed = v;
+        }
+        if let Some(v) = self.coupling {
+            o.flow.coupling = v;
+        }
+        if let Some(v) = self.mask {
+            o.flow.mask = v;
+        }
+        if let Some(v) = self.hidden {
+            o.flow.hidden = v;
         }
         if let Some(a) = self.logit_alpha {
             o.logit_alpha = (a > 0.0).then_some(a);
@@ -215,11 +227,31 @@ impl TrainArgs {
             o.valid_limit = Some((n / 5).max(1));
             o.test_limit = Some((n / 5).max(1));
         }
-        o.max_steps = self.max_steps;
-        o.progress = !self.no_progress;
         if self.no_data_init {
             o.data_init = false;
         }
-        o
+    }
+
+    /// The options a resumed run may change, and how it runs this time.
+    pub(crate) fn apply_training_options(&self, o: &mut TrainOptions) {
+        macro_rules! set {
+            ($field:expr, $arg:expr) => {
+                if let Some(v) = $arg {
+                    $field = v;
+                }
+            };
+        }
+        set!(o.epochs, self.epochs);
+        set!(o.lr, self.lr);
+        set!(o.decay, self.lr_decay);
+        set!(o.final_lr_fraction, self.final_lr);
+        set!(o.warmup_steps, self.warmup);
+        set!(o.log_every, self.log_every);
+        set!(o.test_draws, self.test_draws);
+        if let Some(c) = self.clip {
+            o.adam.clip_norm = (c > 0.0).then_some(c);
+        }
+        o.max_steps = self.max_steps;
+        o.progress = !self.no_progress;
     }
 }

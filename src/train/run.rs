@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::write_atomic;
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -26,7 +27,7 @@ use crate::train::seeds::{epoch_order, noise_seed};
 use crate::train::step::TrainStep;
 
 pub use crate::train::options::{describe_model, TrainOptions};
-pub use crate::train::run_files::{checkpoint_run_info, BEST, LAST};
+pub use crate::train::run_files::{checkpoint_run_info, resolve_saved_paths, BEST, LAST};
 pub use crate::train::seeds::{TEST_SEED, VALID_SEED};
 pub use crate::train::start::{initial_params, load_data};
 
@@ -79,8 +80,8 @@ pub struct TrainOutcome {
 }
 
 /// Trains as `opts` says. `resume`: a `last.safetensors` to continue from (its options win
-/// over `opts` except `epochs`, `progress` and `max_steps`). Stops cleanly, saving
-/// `last.safetensors`, when `stop` becomes true.
+/// over `opts` except `epochs`, `progress` and `max_steps`; its paths are resolved against
+/// its own location). Stops cleanly, saving `last.safetensors`, when `stop` becomes true.
 pub fn train(
     ctx: Arc<GpuContext>,
     opts: &TrainOptions,
@@ -88,7 +89,39 @@ pub fn train(
     stop: &AtomicBool,
     log: &mut dyn FnMut(&str),
 ) -> Result<TrainOutcome> {
-    let mut run = TrainingRun::start(ctx, opts, resume, log)?;
+    let resumed = resume
+        .map(|path| read_resume_point(path, log))
+        .transpose()?;
+    let opts = match &resumed {
+        Some(r) => r.options(opts),
+        None => opts.clone(),
+    };
+    run_to_end(TrainingRun::start(ctx, &opts, resumed, log)?, stop, log)
+}
+
+/// Continues the run saved in `from` with exactly `opts`: the command line merges the
+/// checkpoint's options with the ones given explicitly (see `cli::train_args`). The model
+/// must be the checkpoint's; anything else may change.
+pub fn resume_with(
+    ctx: Arc<GpuContext>,
+    opts: &TrainOptions,
+    from: &Path,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<TrainOutcome> {
+    let resumed = read_resume_point(from, log)?;
+    run_to_end(
+        TrainingRun::start(ctx, opts, Some(resumed), log)?,
+        stop,
+        log,
+    )
+}
+
+fn run_to_end(
+    mut run: TrainingRun,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<TrainOutcome> {
     while run.state.epoch < run.opts.epochs {
         match run.run_epoch(stop)? {
             EpochEnd::Completed => run.end_epoch(log)?,
@@ -115,14 +148,17 @@ struct Resumed {
 }
 
 impl Resumed {
-    /// A resumed run goes on with its checkpoint's options, except how long it runs and
-    /// whether it draws a progress bar, which the caller decides.
+    /// A resumed run goes on with its checkpoint's options (paths resolved against the
+    /// checkpoint's location), except how long it runs and whether it draws a progress
+    /// bar, which the caller decides.
     fn options(&self, given: &TrainOptions) -> TrainOptions {
+        let mut saved = self.saved_options.clone();
+        resolve_saved_paths(&mut saved, &self.from);
         TrainOptions {
             epochs: given.epochs,
             progress: given.progress,
             max_steps: given.max_steps,
-            ..self.saved_options.clone()
+            ..saved
         }
     }
 }
@@ -190,20 +226,24 @@ impl TrainingRun {
     fn start(
         ctx: Arc<GpuContext>,
         opts: &TrainOptions,
-        resume: Option<&Path>,
+        resumed: Option<Resumed>,
         log: &mut dyn FnMut(&str),
     ) -> Result<Self> {
-        let resumed = resume
-            .map(|path| read_resume_point(path, log))
-            .transpose()?;
-        let opts = match &resumed {
-            Some(r) => r.options(opts),
-            None => opts.clone(),
-        };
+        let mut opts = opts.clone();
         opts.validate()?;
+        if let Some(r) = &resumed {
+            check_same_model(&opts, &r.saved_options, &r.from)?;
+        } else if opts.runs_dir.is_absolute() && opts.data_dir().is_relative() {
+            // A relative data folder is found again from a relative run folder (see
+            // `resolve_saved_paths`); beside an absolute one it is saved absolute.
+            opts.data_dir = std::path::absolute(opts.data_dir()).ok();
+        }
         Flow::check_fits(&ctx, &opts.flow)?;
         let paths = RunPaths::new(opts.run_dir());
         std::fs::create_dir_all(&paths.dir).map_err(|e| Error::io(&paths.dir, e))?;
+        if let Some(r) = &resumed {
+            bring_best_along(&r.from, &paths)?;
+        }
         let splits = load_data(&opts, log)?;
         if splits.train.len() < opts.batch {
             return Err(Error::Config(format!(
@@ -215,6 +255,7 @@ impl TrainingRun {
         let train_images = GpuImages::upload(&ctx, &splits.train, "train images")?;
         let valid_images = GpuImages::upload(&ctx, &splits.valid, "validation images")?;
 
+        let resuming = resumed.is_some();
         let (params, state, moments, last_good) = match resumed {
             Some(r) => (
                 r.checkpoint.params.expect("load gives params"),
@@ -251,7 +292,7 @@ impl TrainingRun {
             final_fraction: opts.final_lr_fraction,
         };
         let metrics_path = paths.dir.join("metrics.csv");
-        let metrics = if resume.is_some() {
+        let metrics = if resuming {
             MetricsWriter::resume_at(&metrics_path, state.step)?
         } else {
             MetricsWriter::create(&metrics_path)?
@@ -267,6 +308,12 @@ impl TrainingRun {
             opts.epochs,
             ctx.describe()
         ));
+        if resuming && state.epoch >= opts.epochs {
+            log(&format!(
+                "the run is finished ({} of {} epochs): evaluating it; give --epochs with more than {} to train further",
+                state.epoch, opts.epochs, state.epoch
+            ));
+        }
         let bar = progress_bar(opts.progress, total_steps, state.step);
         let clock = RunClock {
             started: Instant::now(),
@@ -418,8 +465,7 @@ impl TrainingRun {
         save_checkpoint(last, &self.flow, &self.step, &self.opts, &self.state)?;
         self.last_good = Some(last.clone());
         if improved {
-            let best = &self.paths.best;
-            std::fs::copy(last, best).map_err(|e| Error::io(best, e))?;
+            copy_atomic(last, &self.paths.best)?;
         }
         Ok(())
     }
@@ -506,6 +552,46 @@ impl TrainingRun {
             last_good: self.last_good.clone(),
         }
     }
+}
+
+/// `from` to `to` through [`write_atomic`]: a kill during the copy leaves the old `to`.
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    write_atomic(to, &bytes)
+}
+
+/// A run resumed into another folder (`--name`, `--runs-dir`) takes its best checkpoint
+/// along, so that it can end with the test likelihood of the best epoch.
+fn bring_best_along(from: &Path, paths: &RunPaths) -> Result<()> {
+    let best = from.with_file_name(BEST);
+    if paths.best.exists() || !best.is_file() {
+        return Ok(());
+    }
+    copy_atomic(&best, &paths.best)
+}
+
+/// A resumed run keeps its model and data: the parts of `opts` that decide them must be the
+/// checkpoint's (`saved`).
+fn check_same_model(opts: &TrainOptions, saved: &TrainOptions, from: &Path) -> Result<()> {
+    let same = opts.flow == saved.flow
+        && opts.logit_alpha == saved.logit_alpha
+        && opts.dataset == saved.dataset
+        && opts.train_limit == saved.train_limit;
+    if same {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{} holds a {} (logit alpha {:?}, {:?}, {:?} training images); the options ask for a {} (logit alpha {:?}, {:?}, {:?}): a resumed run keeps its checkpoint's model",
+        from.display(),
+        describe_model(&saved.flow),
+        saved.logit_alpha,
+        saved.dataset,
+        saved.train_limit,
+        describe_model(&opts.flow),
+        opts.logit_alpha,
+        opts.dataset,
+        opts.train_limit,
+    )))
 }
 
 /// Reads the checkpoint a run resumes from, with the state saved in it.
