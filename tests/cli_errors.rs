@@ -58,6 +58,7 @@ fn fixture() -> &'static Fixture {
             max_steps: Some(2),
             progress: false,
             data_init: false,
+            checkpoint_every_s: 0.0,
         };
         train(context(), &opts, None, &AtomicBool::new(false), &mut |_| {})
             .expect("a two-step run");

@@ -64,6 +64,7 @@ fn options(dir: &Path, name: &str, lr: f64) -> TrainOptions {
         max_steps: None,
         progress: false,
         data_init: false,
+        checkpoint_every_s: 0.0,
     }
 }
 

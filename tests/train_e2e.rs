@@ -124,6 +124,7 @@ fn options(runs: &Path, data: &Path, name: &str) -> TrainOptions {
         max_steps: None,
         progress: false,
         data_init: true,
+        checkpoint_every_s: 0.0,
     }
 }
 

@@ -39,8 +39,9 @@ fn warn_slow_spec(ctx: &GpuContext, opts: &TrainOptions) {
     ));
 }
 
-/// A flag set by Ctrl-C: the run stops after the current step and saves a checkpoint; a
-/// second Ctrl-C quits at once.
+/// A flag set by Ctrl-C, SIGTERM or SIGHUP (what `timeout`, `docker stop`, systemd and batch
+/// schedulers send, and a closed terminal): the run stops after the current step and saves
+/// a checkpoint; a second signal quits at once.
 fn stop_on_signals() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -48,9 +49,13 @@ fn stop_on_signals() -> Arc<AtomicBool> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupted (Ctrl-C, SIGTERM or SIGHUP): stopping after this step and saving a checkpoint (send it again to quit now)"
+        );
     }) {
-        log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
+        log(&format!(
+            "warning: Ctrl-C, SIGTERM and SIGHUP will not save a checkpoint ({e})"
+        ));
     }
     stop
 }

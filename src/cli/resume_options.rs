@@ -136,6 +136,11 @@ fn training_changes(saved: &TrainOptions, now: &TrainOptions) -> Vec<String> {
             now.log_every.to_string(),
         ),
         (
+            "checkpoint-every",
+            format!("{}s", saved.checkpoint_every_s),
+            format!("{}s", now.checkpoint_every_s),
+        ),
+        (
             "test-draws",
             saved.test_draws.to_string(),
             now.test_draws.to_string(),

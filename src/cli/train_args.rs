@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::value_checks::{
-    clip_norm, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH, MAX_DRAWS,
+    self, clip_norm, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH, MAX_DRAWS,
     MAX_HIDDEN,
 };
 
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 use crate::data::DatasetName;
 use crate::error::Result;
+use crate::train::options::DEFAULT_CHECKPOINT_EVERY_S;
 use crate::train::run::TrainOptions;
 use crate::train::schedule::DecayKind;
 
@@ -89,6 +90,10 @@ pub struct TrainArgs {
     /// Stop after N steps (the checkpoint can be resumed).
     #[arg(long, allow_hyphen_values = true)]
     pub max_steps: Option<u64>,
+    /// Also write last.safetensors this often inside an epoch, e.g. 10m, 30s, 1h (a bare
+    /// number is minutes; 0: only at the end of every epoch). Default: 10 minutes.
+    #[arg(long, value_parser = value_checks::duration)]
+    pub checkpoint_every: Option<std::time::Duration>,
     /// Continue a run from its last.safetensors.
     #[arg(long)]
     pub resume: Option<PathBuf>,
@@ -136,6 +141,7 @@ impl Preset {
             max_steps: None,
             progress: true,
             data_init: true,
+            checkpoint_every_s: DEFAULT_CHECKPOINT_EVERY_S,
         };
         match self {
             Self::Spec => spec,
@@ -248,6 +254,9 @@ impl TrainArgs {
         set!(o.warmup_steps, self.warmup);
         set!(o.log_every, self.log_every);
         set!(o.test_draws, self.test_draws);
+        if let Some(d) = self.checkpoint_every {
+            o.checkpoint_every_s = d.as_secs_f64();
+        }
         if let Some(c) = self.clip {
             o.adam.clip_norm = (c > 0.0).then_some(c);
         }

@@ -45,6 +45,30 @@ pub struct TrainOptions {
     /// has unit second moment on a sample of training images (as ActNorm does in Glow).
     #[serde(default)]
     pub data_init: bool,
+    /// Seconds between the checkpoints written inside an epoch (right after a loss
+    /// readback); 0 writes them only at the end of every epoch and when stopped.
+    #[serde(default = "default_checkpoint_every_s")]
+    pub checkpoint_every_s: f64,
+}
+
+/// Ten minutes: at most that much training is lost to a crash or a kill.
+pub const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
+
+fn default_checkpoint_every_s() -> f64 {
+    DEFAULT_CHECKPOINT_EVERY_S
+}
+
+/// "every 10 min and at the end of every epoch": when a run writes `last.safetensors`.
+pub fn describe_checkpoints(every_s: f64) -> String {
+    if every_s <= 0.0 {
+        return "at the end of every epoch and when stopped".into();
+    }
+    let every = if every_s >= 60.0 && every_s % 60.0 == 0.0 {
+        format!("{} min", every_s / 60.0)
+    } else {
+        format!("{every_s} s")
+    };
+    format!("every {every} and at the end of every epoch and when stopped")
 }
 
 impl TrainOptions {
@@ -107,6 +131,12 @@ impl TrainOptions {
             if !(0.0..0.5).contains(&a) {
                 return bad(format!("--logit-alpha must be in [0, 0.5), got {a}"));
             }
+        }
+        if !(self.checkpoint_every_s >= 0.0 && self.checkpoint_every_s.is_finite()) {
+            return bad(format!(
+                "--checkpoint-every must be a finite duration >= 0, got {} s",
+                self.checkpoint_every_s
+            ));
         }
         if self.log_every == 0 {
             return bad("--log-every must be at least 1".into());

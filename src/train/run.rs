@@ -26,7 +26,7 @@ use crate::train::schedule::Schedule;
 use crate::train::seeds::{epoch_order, noise_seed};
 use crate::train::step::TrainStep;
 
-pub use crate::train::options::{describe_model, TrainOptions};
+pub use crate::train::options::{describe_checkpoints, describe_model, TrainOptions};
 pub use crate::train::run_files::{checkpoint_run_info, resolve_saved_paths, BEST, LAST};
 pub use crate::train::seeds::{TEST_SEED, VALID_SEED};
 pub use crate::train::start::{initial_params, load_data};
@@ -186,6 +186,8 @@ struct RunClock {
     started: Instant,
     elapsed_before: f64,
     samples: u64,
+    /// When `last.safetensors` was last written (or the run started).
+    last_save: Instant,
 }
 
 impl RunClock {
@@ -315,10 +317,16 @@ impl TrainingRun {
             ));
         }
         let bar = progress_bar(opts.progress, total_steps, state.step);
+        log(&format!(
+            "checkpoints: {} {}",
+            paths.last.display(),
+            describe_checkpoints(opts.checkpoint_every_s)
+        ));
         let clock = RunClock {
             started: Instant::now(),
             elapsed_before: state.elapsed_s,
             samples: 0,
+            last_save: Instant::now(),
         };
         Ok(Self {
             ctx,
@@ -356,6 +364,10 @@ impl TrainingRun {
                 || self.state.step_in_epoch == self.steps_per_epoch
             {
                 self.log_train_loss()?;
+                if self.checkpoint_due() {
+                    self.state.elapsed_s = self.clock.elapsed_s();
+                    self.save_last()?;
+                }
             }
         }
         Ok(EpochEnd::Completed)
@@ -459,11 +471,29 @@ impl TrainingRun {
         Ok(())
     }
 
-    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
-    fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
+    /// True when the interval checkpoint is due; only asked right after a loss readback
+    /// (mid-interval the epoch's running loss lacks the steps not yet read).
+    fn checkpoint_due(&self) -> bool {
+        let every = self.opts.checkpoint_every_s;
+        every > 0.0
+            && self.state.step_in_epoch < self.steps_per_epoch
+            && self.clock.last_save.elapsed().as_secs_f64() >= every
+    }
+
+    /// Writes the resumable `last.safetensors` (atomically: a kill while writing leaves
+    /// the previous one).
+    fn save_last(&mut self) -> Result<()> {
         let last = &self.paths.last;
         save_checkpoint(last, &self.flow, &self.step, &self.opts, &self.state)?;
         self.last_good = Some(last.clone());
+        self.clock.last_save = Instant::now();
+        Ok(())
+    }
+
+    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
+    fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
+        self.save_last()?;
+        let last = &self.paths.last;
         if improved {
             copy_atomic(last, &self.paths.best)?;
         }
@@ -475,13 +505,7 @@ impl TrainingRun {
         self.bar.finish_and_clear();
         let samples_per_s = self.clock.samples_per_s();
         self.state.elapsed_s = self.clock.elapsed_s();
-        save_checkpoint(
-            &self.paths.last,
-            &self.flow,
-            &self.step,
-            &self.opts,
-            &self.state,
-        )?;
+        self.save_last()?;
         log(&format!(
             "stopped at step {}; continue with --resume {}",
             self.state.step,

@@ -122,5 +122,5 @@ pub fn write_summary(run_dir: &Path, opts: &TrainOptions, outcome: &TrainOutcome
     let json = serde_json::json!({ "options": opts, "outcome": outcome });
     let path = run_dir.join("summary.json");
     let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Report(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    crate::atomic_write::write_atomic(&path, text.as_bytes())
 }
