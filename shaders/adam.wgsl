@@ -2,6 +2,8 @@
 // optional global-norm clipping (the norm comes from grad_norm.wgsl):
 //   g *= min(1, clip / ||g||);  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
 //   p -= lr * (m / bc1) / (sqrt(v / bc2) + eps),   bc1 = 1 - b1^t, bc2 = 1 - b2^t
+// A step whose gradient norm is not finite (NaN or infinity) changes nothing: the
+// parameters and moments stay those of the last good step (grad_norm counts the fault).
 
 override WG: u32 = 256u;
 
@@ -35,12 +37,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.count) {
         return;
     }
+    let n = norm[p.norm_index];
+    if ((bitcast<u32>(n) & 0x7f800000u) == 0x7f800000u) {
+        return;
+    }
     var g = grads[i];
-    if (p.clip > 0.0) {
-        let n = norm[p.norm_index];
-        if (n > p.clip) {
-            g = g * (p.clip / n);
-        }
+    if (p.clip > 0.0 && n > p.clip) {
+        g = g * (p.clip / n);
     }
     let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

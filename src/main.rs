@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Train a flow (the same as `cargo run --release --example train`), then write the
     /// figures and runs/<name>/report.md.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Test log-likelihood of a checkpoint, in nats per image and bits/dim with standard errors.
     Eval {
         #[arg(long)]

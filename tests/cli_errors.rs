@@ -15,6 +15,7 @@ use common::context;
 use flowgpu::config::{AdamConfig, FlowConfig};
 use flowgpu::data::DatasetName;
 use flowgpu::train::checkpoint;
+use flowgpu::train::options::NanPolicy;
 use flowgpu::train::run::{train, TrainOptions, LAST};
 use flowgpu::train::schedule::DecayKind;
 
@@ -59,6 +60,7 @@ fn fixture() -> &'static Fixture {
             progress: false,
             data_init: false,
             checkpoint_every_s: 0.0,
+            on_nan: NanPolicy::Stop,
         };
         train(context(), &opts, None, &AtomicBool::new(false), &mut |_| {})
             .expect("a two-step run");
@@ -183,6 +185,9 @@ const CASES: &[Case] = &[
     flowgpu("train --subset 0", "--subset"),
     flowgpu("train --dataset cifar", "--dataset"),
     flowgpu("train --name a/b", "--name"),
+    flowgpu("train --on-nan ignore", "--on-nan"),
+    flowgpu("train --checkpoint-every soon", "--checkpoint-every"),
+    flowgpu("train --checkpoint-every -5m", "--checkpoint-every"),
     flowgpu(
         "train --batch 5000 {RUN}",
         "--batch 5000 is larger than the",

@@ -141,6 +141,11 @@ fn training_changes(saved: &TrainOptions, now: &TrainOptions) -> Vec<String> {
             format!("{}s", now.checkpoint_every_s),
         ),
         (
+            "on-nan",
+            saved.on_nan.name().to_string(),
+            now.on_nan.name().to_string(),
+        ),
+        (
             "test-draws",
             saved.test_draws.to_string(),
             now.test_draws.to_string(),

@@ -13,7 +13,7 @@ use crate::cli::value_checks::{
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 use crate::data::DatasetName;
 use crate::error::Result;
-use crate::train::options::DEFAULT_CHECKPOINT_EVERY_S;
+use crate::train::options::{NanPolicy, DEFAULT_CHECKPOINT_EVERY_S};
 use crate::train::run::TrainOptions;
 use crate::train::schedule::DecayKind;
 
@@ -92,8 +92,12 @@ pub struct TrainArgs {
     pub max_steps: Option<u64>,
     /// Also write last.safetensors this often inside an epoch, e.g. 10m, 30s, 1h (a bare
     /// number is minutes; 0: only at the end of every epoch). Default: 10 minutes.
-    #[arg(long, value_parser = value_checks::duration)]
+    #[arg(long, allow_hyphen_values = true, value_parser = value_checks::duration)]
     pub checkpoint_every: Option<std::time::Duration>,
+    /// What a step with a non-finite loss or gradient norm does: stop the run (the last
+    /// checkpoint is kept) or skip the step's update and go on. Default: stop.
+    #[arg(long, value_enum)]
+    pub on_nan: Option<NanPolicy>,
     /// Continue a run from its last.safetensors.
     #[arg(long)]
     pub resume: Option<PathBuf>,
@@ -142,6 +146,7 @@ impl Preset {
             progress: true,
             data_init: true,
             checkpoint_every_s: DEFAULT_CHECKPOINT_EVERY_S,
+            on_nan: NanPolicy::Stop,
         };
         match self {
             Self::Spec => spec,
@@ -254,6 +259,9 @@ impl TrainArgs {
         set!(o.warmup_steps, self.warmup);
         set!(o.log_every, self.log_every);
         set!(o.test_draws, self.test_draws);
+        if let Some(p) = self.on_nan {
+            o.on_nan = p;
+        }
         if let Some(d) = self.checkpoint_every {
             o.checkpoint_every_s = d.as_secs_f64();
         }

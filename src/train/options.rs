@@ -49,6 +49,31 @@ pub struct TrainOptions {
     /// readback); 0 writes them only at the end of every epoch and when stopped.
     #[serde(default = "default_checkpoint_every_s")]
     pub checkpoint_every_s: f64,
+    /// What a step with a non-finite gradient norm does to the run (Adam skips its update
+    /// either way).
+    #[serde(default)]
+    pub on_nan: NanPolicy,
+}
+
+/// `--on-nan`: what a non-finite loss or gradient norm does to a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NanPolicy {
+    /// End the run with a training error naming the step; the last checkpoint is kept.
+    #[default]
+    Stop,
+    /// Go on without the step's update (a run where every step of a logging interval is
+    /// non-finite still stops).
+    Skip,
+}
+
+impl NanPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Skip => "skip",
+        }
+    }
 }
 
 /// Ten minutes: at most that much training is lost to a crash or a kill.

@@ -26,7 +26,7 @@ use crate::train::schedule::Schedule;
 use crate::train::seeds::{epoch_order, noise_seed};
 use crate::train::step::TrainStep;
 
-pub use crate::train::options::{describe_checkpoints, describe_model, TrainOptions};
+pub use crate::train::options::{describe_checkpoints, describe_model, NanPolicy, TrainOptions};
 pub use crate::train::run_files::{checkpoint_run_info, resolve_saved_paths, BEST, LAST};
 pub use crate::train::seeds::{TEST_SEED, VALID_SEED};
 pub use crate::train::start::{initial_params, load_data};
@@ -44,6 +44,9 @@ pub struct TrainState {
     /// Sum of logged train losses (nats) and steps in the current epoch.
     pub epoch_loss_sum: f64,
     pub epoch_loss_steps: u64,
+    /// Steps whose update was skipped for a non-finite gradient norm (`--on-nan skip`).
+    #[serde(default)]
+    pub skipped_steps: u64,
 }
 
 impl TrainState {
@@ -123,7 +126,7 @@ fn run_to_end(
     log: &mut dyn FnMut(&str),
 ) -> Result<TrainOutcome> {
     while run.state.epoch < run.opts.epochs {
-        match run.run_epoch(stop)? {
+        match run.run_epoch(stop, log)? {
             EpochEnd::Completed => run.end_epoch(log)?,
             EpochEnd::Stopped => return run.stop(log),
         }
@@ -349,7 +352,7 @@ impl TrainingRun {
 
     /// Runs the rest of the current epoch (all of it, unless resumed in its middle), checking
     /// `stop` and `max_steps` before every step.
-    fn run_epoch(&mut self, stop: &AtomicBool) -> Result<EpochEnd> {
+    fn run_epoch(&mut self, stop: &AtomicBool, log: &mut dyn FnMut(&str)) -> Result<EpochEnd> {
         let order = epoch_order(self.opts.seed, self.state.epoch, self.splits.train.len());
         self.step.set_order(&self.ctx, &order);
         let seed = noise_seed(self.opts.seed, self.state.epoch);
@@ -363,7 +366,7 @@ impl TrainingRun {
             if t % self.opts.log_every as u64 == 0
                 || self.state.step_in_epoch == self.steps_per_epoch
             {
-                self.log_train_loss()?;
+                self.log_train_loss(log)?;
                 if self.checkpoint_due() {
                     self.state.elapsed_s = self.clock.elapsed_s();
                     self.save_last()?;
@@ -386,11 +389,36 @@ impl TrainingRun {
     }
 
     /// Reads back the mean loss of the steps since the last readback (the loop's only wait for
-    /// the GPU), adds it to the epoch's mean, and writes a `train_step` row and the progress bar.
-    fn log_train_loss(&mut self) -> Result<()> {
+    /// the GPU) with the fault counters, adds it to the epoch's mean, and writes a
+    /// `train_step` row and the progress bar. A non-finite gradient norm (whose update Adam
+    /// skipped) stops the run at the step it appeared, or with `--on-nan skip` is counted
+    /// and passed over.
+    fn log_train_loss(&mut self, log: &mut dyn FnMut(&str)) -> Result<()> {
         let t = self.state.step;
         let lr = self.schedule.lr(t);
-        let (nats, steps) = self.step.take_loss(&self.ctx)?;
+        let readback = self.step.take_readback(&self.ctx)?;
+        let (nats, steps, faults) = (readback.nats, readback.steps, readback.faults);
+        if faults.non_finite > 0 {
+            let first = faults.first_step(t).unwrap_or(t);
+            if self.opts.on_nan == NanPolicy::Stop || faults.non_finite >= faults.steps {
+                return Err(Error::Diverged {
+                    step: first,
+                    what: "gradient norm",
+                    value: f64::NAN,
+                    last_good: self.last_good.clone(),
+                });
+            }
+            self.state.skipped_steps += faults.non_finite as u64;
+            let message = format!(
+                "skipped {} step(s) with a non-finite gradient norm, the first at step {first} ({} skipped in all)",
+                faults.non_finite, self.state.skipped_steps
+            );
+            self.bar.suspend(|| log(&message));
+            if !nats.is_finite() {
+                // The interval's loss includes the skipped steps' non-finite ones.
+                return Ok(());
+            }
+        }
         if !nats.is_finite() {
             return Err(self.diverged("train loss", nats));
         }

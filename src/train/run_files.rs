@@ -113,6 +113,18 @@ pub fn save_checkpoint(
 ) -> Result<()> {
     let ctx = flow.context();
     let params = flow.read_params()?;
+    // Never replace a good checkpoint with a broken model (Adam skips non-finite updates,
+    // so this is a last guard).
+    if let Some((name, _, _)) = params
+        .named_tensors()
+        .into_iter()
+        .find(|(_, _, v)| v.iter().any(|x| !x.is_finite()))
+    {
+        return Err(Error::Checkpoint(format!(
+            "not saving {}: tensor '{name}' holds non-finite values; the previous checkpoint is kept",
+            path.display()
+        )));
+    }
     let (m, v) = step.read_moments(ctx)?;
     let (m, v) = (flow.layout().unpack(&m), flow.layout().unpack(&v));
     checkpoint::save(path, &params, Some((&m, &v)), &meta(opts, state)?)
