@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::gpu::device_errors::DeviceErrors;
 use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::tensor::GpuTensor;
@@ -55,6 +56,8 @@ pub struct GpuContext {
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
     unused: GpuTensor,
+    /// Device errors outside an error scope, and the device's loss, until the next wait.
+    errors: DeviceErrors,
     /// The readback buffer, grown to the largest read so far and reused.
     pub(crate) staging: Mutex<Option<Arc<wgpu::Buffer>>>,
     // Kept alive for the lifetime of the device.
@@ -164,6 +167,8 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::Gpu(format!("could not open {}: {e}", describe_info(&info))))?;
+        let errors = DeviceErrors::default();
+        errors.install(&device);
         let limits = device.limits();
         let features = device.features();
         let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
@@ -178,6 +183,7 @@ impl GpuContext {
             tiles,
             pipelines: PipelineCache::default(),
             unused,
+            errors,
             staging: Mutex::new(None),
             _adapter: adapter,
             _instance: instance,
@@ -247,11 +253,12 @@ impl GpuContext {
             .min(self.limits.max_buffer_size)
     }
 
-    /// Waits for all submitted work; a lost device becomes an error instead of a hang.
+    /// Waits for all submitted work; a lost device, or a device error no scope caught since
+    /// the last wait, becomes an error instead of a hang or a panic.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))
+            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+        self.errors.take()
     }
 }

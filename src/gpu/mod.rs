@@ -5,6 +5,7 @@
 //! declared in [`crate::kernels`].
 
 pub mod context;
+pub mod device_errors;
 pub mod kernel;
 pub mod pipeline;
 pub mod program;

@@ -130,7 +130,16 @@ impl GpuContext {
                 self.max_binding_bytes() as f64 / 1048576.0
             )));
         }
-        Ok(GpuTensor::new_zeroed(self.device(), len, label).reshaped(shape))
+        let t = self.captured(
+            || {
+                format!(
+                    "allocating {label} {shape:?} ({:.1} MiB)",
+                    bytes as f64 / 1048576.0
+                )
+            },
+            || GpuTensor::new_zeroed(self.device(), len, label),
+        )?;
+        Ok(t.reshaped(shape))
     }
 
     pub fn upload(&self, data: &[f32], shape: &[usize], label: &str) -> Result<GpuTensor> {

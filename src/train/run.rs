@@ -126,8 +126,9 @@ fn run_to_end(
     log: &mut dyn FnMut(&str),
 ) -> Result<TrainOutcome> {
     while run.state.epoch < run.opts.epochs {
-        match run.run_epoch(stop, log)? {
-            EpochEnd::Completed => run.end_epoch(log)?,
+        let end = run.run_epoch(stop, log).map_err(|e| run.device_fault(e))?;
+        match end {
+            EpochEnd::Completed => run.end_epoch(log).map_err(|e| run.device_fault(e))?,
             EpochEnd::Stopped => return run.stop(log),
         }
     }
@@ -594,6 +595,26 @@ impl TrainingRun {
     /// Bits per dimension of a loss in nats per 8-bit image (the loss stage's unit).
     fn bits_per_dim(&self, nats: f64) -> f64 {
         nats_to_bpd(nats, self.opts.flow.dim)
+    }
+
+    /// A device error (lost device, out of memory) ends the run; the message says at which
+    /// step and which checkpoint is still good, since nothing is saved from a failed device.
+    fn device_fault(&self, e: Error) -> Error {
+        match e {
+            Error::Gpu(message) => Error::Gpu(format!(
+                "{message}; training stopped at step {}: {}",
+                self.state.step,
+                match &self.last_good {
+                    Some(p) => format!(
+                        "the last checkpoint, {}, is kept (continue with --resume {})",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => "no checkpoint was written yet".into(),
+                }
+            )),
+            other => other,
+        }
     }
 
     fn diverged(&self, what: &'static str, value: f64) -> Error {
