@@ -21,6 +21,7 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    flowgpu::cli::display_probe::silence_display_probes();
     let cli = Cli::parse();
     match cli
         .train

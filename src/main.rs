@@ -170,6 +170,7 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
 }
 
 fn main() -> ExitCode {
+    flowgpu::cli::display_probe::silence_display_probes();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

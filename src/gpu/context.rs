@@ -77,6 +77,34 @@ const NO_ADAPTER_HELP: &str =
 with compute shaders. On a machine without a GPU install Mesa's software Vulkan driver \
 (Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers libvulkan1`), then run again";
 
+/// The adapters of `backends` with compute shaders and enough storage buffers per stage.
+async fn usable_adapters(
+    instance: &wgpu::Instance,
+    backends: wgpu::Backends,
+) -> Vec<wgpu::Adapter> {
+    let mut out = Vec::new();
+    for adapter in instance.enumerate_adapters(backends).await {
+        let caps = adapter.get_downlevel_capabilities();
+        if !caps.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+            continue;
+        }
+        if adapter.limits().max_storage_buffers_per_shader_stage < REQUIRED_STORAGE_BUFFERS {
+            continue;
+        }
+        out.push(adapter);
+    }
+    out
+}
+
+fn matches_choice(info: &wgpu::AdapterInfo, choice: &AdapterChoice) -> bool {
+    match choice {
+        AdapterChoice::Auto => true,
+        AdapterChoice::Hardware => info.device_type != wgpu::DeviceType::Cpu,
+        AdapterChoice::Software => info.device_type == wgpu::DeviceType::Cpu,
+        AdapterChoice::Named(n) => info.name.to_ascii_lowercase().contains(n),
+    }
+}
+
 fn type_rank(t: wgpu::DeviceType) -> u32 {
     match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -111,35 +139,43 @@ impl GpuContext {
     }
 
     async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let mut candidates: Vec<wgpu::Adapter> = Vec::new();
-        for adapter in instance.enumerate_adapters(wgpu::Backends::all()).await {
-            let caps = adapter.get_downlevel_capabilities();
-            if !caps.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+        // Native APIs first; the GL backend (whose EGL probing of display servers can print
+        // to stderr) is only started when they offer no adapter that fits the choice.
+        let wanted = wgpu::InstanceDescriptor::new_without_display_handle_from_env().backends;
+        let mut all: Vec<String> = Vec::new();
+        let mut found = None;
+        for backends in [
+            wanted & wgpu::Backends::PRIMARY,
+            wanted & wgpu::Backends::GL,
+        ] {
+            if backends.is_empty() {
                 continue;
             }
-            if adapter.limits().max_storage_buffers_per_shader_stage < REQUIRED_STORAGE_BUFFERS {
-                continue;
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends,
+                ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+            });
+            let usable = usable_adapters(&instance, backends).await;
+            all.extend(usable.iter().map(|a| describe_info(&a.get_info())));
+            let chosen: Vec<wgpu::Adapter> = usable
+                .into_iter()
+                .filter(|a| matches_choice(&a.get_info(), choice))
+                .collect();
+            if !chosen.is_empty() {
+                found = Some((instance, chosen));
+                break;
             }
-            candidates.push(adapter);
         }
-        if candidates.is_empty() {
-            return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
-        }
-        let all: Vec<String> = candidates
-            .iter()
-            .map(|a| describe_info(&a.get_info()))
-            .collect();
-        candidates.retain(|a| {
-            let info = a.get_info();
-            match choice {
-                AdapterChoice::Auto => true,
-                AdapterChoice::Hardware => info.device_type != wgpu::DeviceType::Cpu,
-                AdapterChoice::Software => info.device_type == wgpu::DeviceType::Cpu,
-                AdapterChoice::Named(n) => info.name.to_ascii_lowercase().contains(n),
+        let Some((instance, mut candidates)) = found else {
+            if all.is_empty() {
+                return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
             }
-        });
+            return Err(Error::Gpu(format!(
+                "no adapter matches --adapter (or {}) {choice:?}; available: {}",
+                AdapterChoice::ENV,
+                all.join("; ")
+            )));
+        };
         // Native APIs before GL (GL compute is a fallback), then by device type.
         candidates.sort_by_key(|a| {
             let info = a.get_info();
@@ -148,13 +184,10 @@ impl GpuContext {
                 type_rank(info.device_type),
             )
         });
-        let adapter = candidates.into_iter().next().ok_or_else(|| {
-            Error::Gpu(format!(
-                "no adapter matches --adapter (or {}) {choice:?}; available: {}",
-                AdapterChoice::ENV,
-                all.join("; ")
-            ))
-        })?;
+        let adapter = candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Gpu(NO_ADAPTER_HELP.into()))?;
         let info = adapter.get_info();
         let adapter_limits = adapter.limits();
         // Ask for what the adapter has: the defaults (128 MiB bindings) are smaller than many GPUs.
