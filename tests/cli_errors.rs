@@ -269,7 +269,9 @@ fn check(case: &Case, exe: &Path, f: &Fixture) -> Option<String> {
         return Some(format!("crashed ({:?}): {shown}", out.status));
     }
     if stderr.contains("XDG_RUNTIME_DIR") {
-        return Some(format!("a backend it does not use printed a false error: {shown}"));
+        return Some(format!(
+            "a backend it does not use printed a false error: {shown}"
+        ));
     }
     if !stderr.contains(case.expect) {
         return Some(format!("the message lacks '{}': {shown}", case.expect));

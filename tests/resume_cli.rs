@@ -71,6 +71,11 @@ fn a_moved_run_resumes_from_another_directory_with_its_own_options() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no --preset given"),
+        "the run says which preset it chose by adapter: {}",
+        stderr(&out)
+    );
 
     // The whole folder moves; the run resumes from an unrelated, empty working directory.
     let moved = scratch("moved");

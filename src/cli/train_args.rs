@@ -29,8 +29,9 @@ pub enum Preset {
 
 #[derive(Clone, Debug, Args)]
 pub struct TrainArgs {
-    /// Starting point for every option below (default: spec). Not with --resume: a resumed
-    /// run starts from its checkpoint's options.
+    /// Starting point for every option below (default: spec on a GPU, quick on a software
+    /// adapter such as lavapipe). Not with --resume: a resumed run starts from its
+    /// checkpoint's options.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
     /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name; with
@@ -190,14 +191,25 @@ impl TrainArgs {
         Ok(())
     }
 
-    /// The preset this run starts from when none is given.
-    pub fn preset_or_default(&self) -> Preset {
-        self.preset.unwrap_or(Preset::Spec)
+    /// The preset a fresh run starts from: the one given, else by adapter (the spec model
+    /// on a GPU, the quick preset on a software adapter, where the spec takes about a day).
+    pub fn preset_for(&self, software_adapter: bool) -> Preset {
+        self.preset.unwrap_or(if software_adapter {
+            Preset::Quick
+        } else {
+            Preset::Spec
+        })
     }
 
-    /// The preset with every given option applied.
+    /// The spec preset (or the one given) with every given option applied: what
+    /// [`TrainArgs::validate`] checks before the adapter is known.
     pub fn options(&self) -> TrainOptions {
-        let mut o = self.preset_or_default().options();
+        self.options_from(self.preset_for(false))
+    }
+
+    /// `preset` with every given option applied.
+    pub fn options_from(&self, preset: Preset) -> TrainOptions {
+        let mut o = preset.options();
         if let Some(n) = &self.name {
             o.run_name = n.clone();
         }
