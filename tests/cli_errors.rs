@@ -312,6 +312,7 @@ fn bad_inputs_get_clear_errors_and_never_a_panic() {
         ran += 1;
         failures.extend(check(case, &exe, f));
     }
+    let _ = std::fs::remove_dir_all(&f.dir);
     assert!(ran >= 30, "only {ran} cases ran");
     assert!(
         failures.is_empty(),
