@@ -17,7 +17,7 @@ use flowgpu::data::ImageSet;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
-use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
 use flowgpu::kernels::{coupling, density, peak, transform};
 use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
@@ -231,7 +231,7 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let grads = zeros(layout.len, "grads");
     let m = zeros(layout.len, "m");
     let v = zeros(layout.len, "v");
-    let norm = zeros(NORM_PARTIALS + 1, "norm");
+    let norm = zeros(NORM_SLOTS, "norm");
     let pre_logdet = zeros(batch, "pre");
     let nll = zeros(batch, "nll");
     let sums = zeros(2, "sums");

@@ -21,10 +21,12 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    flowgpu::cli::display_probe::silence_display_probes();
     let cli = Cli::parse();
     match cli
-        .adapter
-        .open_context()
+        .train
+        .validate()
+        .and_then(|()| cli.adapter.open_context())
         .and_then(|ctx| run_train(ctx, &cli.train))
     {
         Ok(()) => std::process::ExitCode::SUCCESS,

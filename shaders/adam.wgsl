@@ -5,6 +5,8 @@
 // Four parameters per invocation as vec4 (the same arithmetic per element): on lavapipe every
 // storage load is a loop over the SIMD lanes, so one vec4 load costs what one float did.
 // `count` (floats) is a multiple of 4, as every parameter layout's length is.
+// A step whose gradient norm is not finite (NaN or infinity) changes nothing: the
+// parameters and moments stay those of the last good step (grad_norm counts the fault).
 
 override WG: u32 = 256u;
 
@@ -38,12 +40,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.count / 4u) {
         return;
     }
+    let n = norm[p.norm_index];
+    if ((bitcast<u32>(n) & 0x7f800000u) == 0x7f800000u) {
+        return;
+    }
     var g = grads[i];
-    if (p.clip > 0.0) {
-        let n = norm[p.norm_index];
-        if (n > p.clip) {
-            g = g * (p.clip / n);
-        }
+    if (p.clip > 0.0 && n > p.clip) {
+        g = g * (p.clip / n);
     }
     let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

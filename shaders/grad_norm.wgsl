@@ -1,6 +1,11 @@
 // Global L2 norm of the gradient, deterministic and without atomics, in two dispatches:
 // `partial_sums` (a fixed number of workgroups, each a grid-stride sum of squares) and
-// `finish` (one workgroup adds the partials and writes the norm).
+// `finish` (one workgroup adds the partials and writes the norm). `finish` also keeps the
+// numerical-fault counters the host reads with the loss, so that a NaN or infinity is
+// caught at the step it appears without a readback per step:
+//   sums[partials + 1]  steps since the host last cleared the counters
+//   sums[partials + 2]  how many of them had a non-finite norm (Adam skipped them)
+//   sums[partials + 3]  which one was the first (1-based), 0 if none
 
 override WG: u32 = 256u;
 
@@ -42,7 +47,13 @@ fn partial_sums(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
     }
 }
 
-// sums[partials] = sqrt(sum of sums[0..partials]).
+// NaN and both infinities have every exponent bit set (a bit test, which no fast-math
+// assumption can fold away).
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+// sums[partials] = sqrt(sum of sums[0..partials]), and the fault counters.
 @compute @workgroup_size(WG)
 fn finish(@builtin(local_invocation_index) lid: u32) {
     var acc = 0.0;
@@ -51,6 +62,15 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
     }
     let total = reduce_into(lid, acc);
     if (lid == 0u) {
-        sums[p.partials] = sqrt(total);
+        let norm = sqrt(total);
+        sums[p.partials] = norm;
+        let steps = sums[p.partials + 1u] + 1.0;
+        sums[p.partials + 1u] = steps;
+        if (!is_finite(norm)) {
+            sums[p.partials + 2u] += 1.0;
+            if (sums[p.partials + 3u] == 0.0) {
+                sums[p.partials + 3u] = steps;
+            }
+        }
     }
 }

@@ -53,6 +53,11 @@ impl std::str::FromStr for MaskKind {
 /// Number of linear layers in every conditioner MLP (ReLU between them): fixed by the spec.
 pub const MLP_LINEAR_LAYERS: usize = 5;
 
+/// Bounds of a valid [`FlowConfig`] (the device limits are checked where buffers are made).
+pub const MAX_DIM: usize = 1 << 20;
+pub const MAX_LAYERS: usize = 256;
+pub const MAX_HIDDEN: usize = 65_536;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowConfig {
     /// Data dimension D (784 for MNIST); must be even.
@@ -124,15 +129,26 @@ impl FlowConfig {
         }
     }
 
+    /// Checks the configuration, with upper bounds that keep [`FlowConfig::num_params`]
+    /// far from overflowing (a checkpoint's header is read before its tensors).
     pub fn validate(&self) -> Result<(), String> {
-        if self.dim < 2 || self.dim % 2 != 0 {
-            return Err(format!("dim must be even and >= 2, got {}", self.dim));
+        if self.dim < 2 || self.dim % 2 != 0 || self.dim > MAX_DIM {
+            return Err(format!(
+                "dim must be even and in [2, {MAX_DIM}], got {}",
+                self.dim
+            ));
         }
-        if self.layers == 0 {
-            return Err("layers must be >= 1".into());
+        if !(1..=MAX_LAYERS).contains(&self.layers) {
+            return Err(format!(
+                "layers must be in [1, {MAX_LAYERS}], got {}",
+                self.layers
+            ));
         }
-        if self.hidden == 0 {
-            return Err("hidden width must be >= 1".into());
+        if !(1..=MAX_HIDDEN).contains(&self.hidden) {
+            return Err(format!(
+                "the hidden width (--hidden) must be in [1, {MAX_HIDDEN}], got {}",
+                self.hidden
+            ));
         }
         if !(self.scale_bound > 0.0 && self.scale_bound.is_finite()) {
             return Err(format!("scale_bound must be > 0, got {}", self.scale_bound));

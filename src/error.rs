@@ -18,7 +18,7 @@ pub enum Error {
     /// The training loss or the validation likelihood stopped being a finite number: a
     /// training failure, not a wrong option (though a lower rate or clipping may avoid it).
     #[error(
-        "training diverged at step {step} ({what} {value}); {}. Lower --lr or set --clip",
+        "training diverged at step {step} ({what} {value}); {}. Lower --lr or set --clip (or --on-nan skip to step over rare bad batches)",
         last_good_sentence(.last_good.as_deref())
     )]
     Diverged {

@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use flowgpu::cli::adapter_arg::AdapterArg;
-use flowgpu::cli::commands::{self, parse_pairs, ReportFlags};
+use flowgpu::cli::commands::{self, ReportFlags};
 use flowgpu::cli::train_args::TrainArgs;
+use flowgpu::cli::value_checks::{
+    image_pairs, temperature, u32_in, usize_in, ImagePairs, MAX_DRAWS, MAX_FIGURE_IMAGES, MAX_SCALE,
+};
 
 #[derive(Parser)]
 #[command(
@@ -32,21 +35,23 @@ enum Command {
         #[arg(long)]
         checkpoint: PathBuf,
         /// Dequantization noise draws averaged per image.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 4, value_parser = u32_in(1, MAX_DRAWS))]
         draws: u32,
     },
     /// A PNG grid of samples x = f^-1(z), z ~ N(0, T^2 I).
     Sample {
         #[arg(long)]
         checkpoint: PathBuf,
-        #[arg(long, default_value_t = 64)]
+        /// Number of samples.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 64, value_parser = usize_in(1, MAX_FIGURE_IMAGES))]
         n: usize,
-        #[arg(long, default_value_t = 1.0)]
+        /// Standard deviation of the prior draws, in [0, 10].
+        #[arg(long, allow_hyphen_values = true, default_value_t = 1.0, value_parser = temperature)]
         temperature: f32,
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
         seed: u32,
         /// Integer upscaling of every pixel.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 2, value_parser = usize_in(1, MAX_SCALE))]
         scale: usize,
         #[arg(long, default_value = "samples.png")]
         out: PathBuf,
@@ -56,11 +61,11 @@ enum Command {
     Layers {
         #[arg(long)]
         checkpoint: PathBuf,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 10, value_parser = usize_in(1, MAX_FIGURE_IMAGES))]
         rows: usize,
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 8)]
         seed: u32,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 2, value_parser = usize_in(1, MAX_SCALE))]
         scale: usize,
         #[arg(long, default_value = "layers.png")]
         out: PathBuf,
@@ -70,11 +75,12 @@ enum Command {
         #[arg(long)]
         checkpoint: PathBuf,
         /// Test image indices, e.g. `18:61,2:0,4:7`.
-        #[arg(long, value_parser = parse_pairs)]
-        pairs: Option<Vec<(usize, usize)>>,
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, value_parser = image_pairs)]
+        pairs: Option<ImagePairs>,
+        /// Points on each line, the two ends included.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 10, value_parser = usize_in(2, MAX_FIGURE_IMAGES))]
         steps: usize,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 2, value_parser = usize_in(1, MAX_SCALE))]
         scale: usize,
         #[arg(long, default_value = "interpolations.png")]
         out: PathBuf,
@@ -83,16 +89,19 @@ enum Command {
     Report {
         #[arg(long)]
         checkpoint: PathBuf,
-        #[arg(long, value_parser = parse_pairs)]
-        pairs: Option<Vec<(usize, usize)>>,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, value_parser = image_pairs)]
+        pairs: Option<ImagePairs>,
+        #[arg(long, allow_hyphen_values = true, default_value_t = 2, value_parser = usize_in(1, MAX_SCALE))]
         scale: usize,
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
         seed: u32,
     },
 }
 
 fn run(cli: Cli) -> flowgpu::Result<()> {
+    if let Command::Train(args) = &cli.command {
+        args.validate()?;
+    }
     let ctx = cli.adapter.open_context()?;
     match cli.command {
         Command::Train(args) => commands::run_train(ctx, &args)?,
@@ -131,6 +140,7 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
             scale,
             out,
         } => {
+            let pairs = pairs.map(|p| p.0);
             commands::run_interpolate(ctx, &checkpoint, pairs, steps, scale, &out)?;
             println!("{}", out.display());
         }
@@ -145,7 +155,11 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
                 &checkpoint,
                 None,
                 None,
-                &ReportFlags { scale, seed, pairs },
+                &ReportFlags {
+                    scale,
+                    seed,
+                    pairs: pairs.map(|p| p.0),
+                },
             )?;
             for f in files {
                 println!("{}", f.display());
@@ -156,6 +170,7 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
 }
 
 fn main() -> ExitCode {
+    flowgpu::cli::display_probe::silence_display_probes();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -10,7 +10,7 @@ use flowgpu::gpu::{GpuContext, MatmulVariant};
 use flowgpu::kernels::coupling::{self, CouplingSite};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use flowgpu::kernels::matmul_shared;
-use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
 use flowgpu::kernels::{density, transform};
 use flowgpu::model::layout::ParamLayout;
 use flowgpu::reference::{self as r, preprocess as rp};
@@ -630,7 +630,7 @@ fn grad_norm_and_adam_match_reference() {
                 .unwrap();
             let tm = ctx.upload(&layout.pack(&m0), &[layout.len], "m").unwrap();
             let tv = ctx.upload(&layout.pack(&v0), &[layout.len], "v").unwrap();
-            let sums = ctx.zeros(&[NORM_PARTIALS + 1], "norm").unwrap();
+            let sums = ctx.zeros(&[NORM_SLOTS], "norm").unwrap();
             let [n1, n2] = optimizer::grad_norm(ctx, &tg, &sums).unwrap();
             let step = 3;
             let adam = optimizer::adam(

@@ -11,6 +11,7 @@ use flowgpu::config::{AdamConfig, FlowConfig};
 use flowgpu::data::{self, DatasetName};
 use flowgpu::error::Error;
 use flowgpu::train::checkpoint;
+use flowgpu::train::options::NanPolicy;
 use flowgpu::train::run::{checkpoint_run_info, train, TrainOptions, LAST};
 use flowgpu::train::schedule::DecayKind;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -64,6 +65,8 @@ fn options(dir: &Path, name: &str, lr: f64) -> TrainOptions {
         max_steps: None,
         progress: false,
         data_init: false,
+        checkpoint_every_s: 0.0,
+        on_nan: NanPolicy::Stop,
     }
 }
 

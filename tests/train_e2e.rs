@@ -18,6 +18,7 @@ use flowgpu::report::run_report::{write_run_report, RunReport};
 use flowgpu::train::checkpoint;
 use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
+use flowgpu::train::options::NanPolicy;
 use flowgpu::train::run::{
     checkpoint_run_info, initial_params, train, TrainOptions, BEST, LAST, VALID_SEED,
 };
@@ -124,6 +125,8 @@ fn options(runs: &Path, data: &Path, name: &str) -> TrainOptions {
         max_steps: None,
         progress: false,
         data_init: true,
+        checkpoint_every_s: 0.0,
+        on_nan: NanPolicy::Stop,
     }
 }
 

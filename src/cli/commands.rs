@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::cli::resume_options::resume_options;
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::tune::{default_budget, default_cache_dir, flow_shapes, tune, TuneMode};
 use crate::model::Flow;
@@ -18,10 +19,64 @@ use crate::train::checkpoint;
 use crate::train::evaluate::{evaluate, Likelihood};
 use crate::train::gpu_data::GpuImages;
 use crate::train::profile::profile_training_step;
-use crate::train::run::{checkpoint_run_info, train, TrainOptions, TrainState, TEST_SEED};
+use crate::train::run::{
+    checkpoint_run_info, resolve_saved_paths, resume_with, train, TrainOptions, TrainState,
+    TEST_SEED,
+};
 
 fn log(msg: &str) {
     eprintln!("{msg}");
+}
+
+/// Why a run without `--preset` trains what it trains, and how to choose the other.
+fn default_preset_note(ctx: &GpuContext, preset: Preset) -> String {
+    match preset {
+        Preset::Quick => format!(
+            "no --preset given and {} is a software adapter: training the quick preset \
+             (H = 256, 4 epochs, about 18 minutes on 2 cores); --preset spec trains the \
+             exercise's full model (about a day here)",
+            ctx.info().name
+        ),
+        _ => format!(
+            "no --preset given: training the exercise's spec model on {}; --preset quick \
+             trains a small model in minutes",
+            ctx.info().name
+        ),
+    }
+}
+
+/// Says how long the spec model would take on a software adapter, and what to run instead.
+fn warn_slow_spec(ctx: &GpuContext, opts: &TrainOptions) {
+    // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
+    // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
+    let flops = 6.0 * forward_macs(opts) * 50_000.0 * opts.epochs as f64;
+    let hours = flops / 2.5e9 / 3600.0;
+    log(&format!(
+        "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
+         `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
+        ctx.info().name, opts.epochs, opts.flow.hidden
+    ));
+}
+
+/// A flag set by Ctrl-C, SIGTERM or SIGHUP (what `timeout`, `docker stop`, systemd and batch
+/// schedulers send, and a closed terminal): the run stops after the current step and saves
+/// a checkpoint; a second signal quits at once.
+fn stop_on_signals() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted (Ctrl-C, SIGTERM or SIGHUP): stopping after this step and saving a checkpoint (send it again to quit now)"
+        );
+    }) {
+        log(&format!(
+            "warning: Ctrl-C, SIGTERM and SIGHUP will not save a checkpoint ({e})"
+        ));
+    }
+    stop
 }
 
 /// Multiply-adds of one forward pass of one sample.
@@ -30,22 +85,38 @@ fn forward_macs(opts: &TrainOptions) -> f64 {
     (per_layer * opts.flow.layers) as f64
 }
 
-/// Trains on `ctx`, then writes the figures and the report; prints the test log-likelihood.
+/// Trains on `ctx` (a fresh run, or `--resume`d), then writes the figures and the report;
+/// prints the test log-likelihood.
 pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
-    let opts = args.options();
-    if ctx.is_software() && args.resume.is_none() {
-        // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a training step on
-        // lavapipe sustains about 2.5 GFLOP/s on 2 cores (`cargo bench`).
-        let flops = 6.0 * forward_macs(&opts) * 50_000.0 * opts.epochs as f64;
-        let hours = flops / 2.5e9 / 3600.0;
-        if args.preset == Preset::Spec {
-            log(&format!(
-                "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
-                 `--preset quick` finishes in about 18 minutes; the full budget wants a real GPU.",
-                ctx.info().name, opts.epochs, opts.flow.hidden
-            ));
+    let stop = stop_on_signals();
+    // The options in force: a fresh run's, or those merged from the checkpoint.
+    let (opts, resume) = match &args.resume {
+        None => {
+            let preset = args.preset_for(ctx.is_software());
+            if args.preset.is_none() {
+                log(&default_preset_note(&ctx, preset));
+            }
+            let opts = args.options_from(preset);
+            if ctx.is_software() && preset == Preset::Spec {
+                warn_slow_spec(&ctx, &opts);
+            }
+            (opts, None)
         }
-    }
+        Some(path) => {
+            let meta = checkpoint::read_metadata(path)?;
+            let (saved, _) = checkpoint_run_info(&meta)
+                .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+            let resumed = resume_options(args, &saved, path)?;
+            resumed.options.validate()?;
+            if !resumed.changes.is_empty() {
+                log(&format!(
+                    "options changed from the checkpoint's: {}",
+                    resumed.changes.join(", ")
+                ));
+            }
+            (resumed.options, Some(path))
+        }
+    };
     let cache = args.tune_cache.clone().unwrap_or_else(default_cache_dir);
     let tuned = tune(
         &ctx,
@@ -57,17 +128,10 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
     if args.tune != TuneMode::Off {
         log(&tuned.summary());
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    if let Err(e) = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
-    }) {
-        log(&format!("warning: Ctrl-C will not save a checkpoint ({e})"));
-    }
-    let outcome = train(ctx.clone(), &opts, args.resume.as_deref(), &stop, &mut log)?;
+    let outcome = match resume {
+        None => train(ctx.clone(), &opts, None, &stop, &mut log)?,
+        Some(path) => resume_with(ctx.clone(), &opts, path, &stop, &mut log)?,
+    };
     if args.profile {
         let p = profile_training_step(&ctx, &opts.flow, opts.batch, opts.preprocess(), 3)?;
         let table = p.table(&format!(
@@ -113,15 +177,16 @@ pub struct Loaded {
 
 pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
     let ck = checkpoint::load(path, false)?;
-    let (mut opts, state) = checkpoint_run_info(&ck.meta)?;
-    // Outputs go next to the checkpoint, wherever the run folder has moved.
-    if let Some(dir) = path.parent() {
-        if let Some(name) = dir.file_name() {
-            opts.run_name = name.to_string_lossy().into_owned();
-            opts.runs_dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-        }
-    }
-    let flow = Flow::new(ctx, ck.params.as_ref().expect("load gives params"))?;
+    let (mut opts, state) = checkpoint_run_info(&ck.meta)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+    // Outputs go next to the checkpoint and data is found from it, wherever the run
+    // folder has moved and whatever the working directory.
+    resolve_saved_paths(&mut opts, path);
+    let params = ck
+        .params
+        .as_ref()
+        .ok_or_else(|| Error::Checkpoint(format!("{}: no parameters", path.display())))?;
+    let flow = Flow::new(ctx, params)?;
     Ok(Loaded { flow, opts, state })
 }
 
@@ -264,21 +329,4 @@ pub fn run_interpolate(
         out,
     )?;
     Ok(())
-}
-
-/// Parses `i:j,k:l,...`.
-pub fn parse_pairs(s: &str) -> std::result::Result<Vec<(usize, usize)>, String> {
-    s.split(',')
-        .map(|p| {
-            let (a, b) = p
-                .split_once(':')
-                .ok_or_else(|| format!("'{p}' is not i:j"))?;
-            let n = |v: &str| {
-                v.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("'{v}' is not an image index"))
-            };
-            Ok((n(a)?, n(b)?))
-        })
-        .collect()
 }

@@ -6,8 +6,15 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::cli::value_checks::{
+    self, clip_norm, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH, MAX_DRAWS,
+    MAX_HIDDEN,
+};
+
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 use crate::data::DatasetName;
+use crate::error::Result;
+use crate::train::options::{NanPolicy, DEFAULT_CHECKPOINT_EVERY_S};
 use crate::train::run::TrainOptions;
 use crate::train::schedule::DecayKind;
 
@@ -23,39 +30,43 @@ pub enum Preset {
 
 #[derive(Clone, Debug, Args)]
 pub struct TrainArgs {
-    /// Starting point for every option below.
-    #[arg(long, value_enum, default_value = "spec")]
-    pub preset: Preset,
-    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name).
+    /// Starting point for every option below (default: spec on a GPU, quick on a software
+    /// adapter such as lavapipe). Not with --resume: a resumed run starts from its
+    /// checkpoint's options.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name; with
+    /// --resume, the checkpoint's folder).
     #[arg(long)]
     pub name: Option<String>,
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
-    /// mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: DatasetName,
+    /// Folder of the run folders (default: runs; with --resume, where the checkpoint is).
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+    /// mnist or fashion-mnist (default: mnist).
+    #[arg(long)]
+    pub dataset: Option<DatasetName>,
     /// Folder with the four IDX files (raw or .gz); fetched there when missing.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, 1_000_000))]
     pub epochs: Option<u32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, MAX_BATCH))]
     pub batch: Option<usize>,
-    /// Peak learning rate.
-    #[arg(long)]
+    /// Peak learning rate, in (0, 10].
+    #[arg(long, allow_hyphen_values = true, value_parser = learning_rate)]
     pub lr: Option<f64>,
     /// constant, cosine or exponential.
     #[arg(long)]
     pub lr_decay: Option<DecayKind>,
-    /// Learning rate at the end, as a fraction of the peak.
-    #[arg(long)]
+    /// Learning rate at the end, as a fraction of the peak, in [0, 1].
+    #[arg(long, allow_hyphen_values = true, value_parser = fraction)]
     pub final_lr: Option<f64>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub warmup: Option<u64>,
     /// Global-norm gradient clipping; 0 turns it off.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = clip_norm)]
     pub clip: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<u64>,
     /// additive (NICE) or affine (RealNVP).
     #[arg(long)]
@@ -64,23 +75,31 @@ pub struct TrainArgs {
     #[arg(long)]
     pub mask: Option<MaskKind>,
     /// Hidden width H of the conditioner MLPs.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, MAX_HIDDEN))]
     pub hidden: Option<usize>,
-    /// a of the logit transform y = logit(a + (1 - 2a) v); 0 disables the logit.
-    #[arg(long)]
+    /// a of the logit transform y = logit(a + (1 - 2a) v), in [0, 0.5); 0 disables the logit.
+    #[arg(long, allow_hyphen_values = true, value_parser = logit_alpha)]
     pub logit_alpha: Option<f32>,
     /// Read the training loss back every N steps.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, 1_000_000))]
     pub log_every: Option<u32>,
     /// Dequantization draws averaged for the test log-likelihood.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = u32_in(1, MAX_DRAWS))]
     pub test_draws: Option<u32>,
     /// Use only the first N training images (and N/5 validation, N/5 test).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = usize_in(1, usize::MAX as u64))]
     pub subset: Option<usize>,
     /// Stop after N steps (the checkpoint can be resumed).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub max_steps: Option<u64>,
+    /// Also write last.safetensors this often inside an epoch, e.g. 10m, 30s, 1h (a bare
+    /// number is minutes; 0: only at the end of every epoch). Default: 10 minutes.
+    #[arg(long, allow_hyphen_values = true, value_parser = value_checks::duration)]
+    pub checkpoint_every: Option<std::time::Duration>,
+    /// What a step with a non-finite loss or gradient norm does: stop the run (the last
+    /// checkpoint is kept) or skip the step's update and go on. Default: stop.
+    #[arg(long, value_enum)]
+    pub on_nan: Option<NanPolicy>,
     /// Continue a run from its last.safetensors.
     #[arg(long)]
     pub resume: Option<PathBuf>,
@@ -139,6 +158,8 @@ impl Preset {
             max_steps: None,
             progress: true,
             data_init: true,
+            checkpoint_every_s: DEFAULT_CHECKPOINT_EVERY_S,
+            on_nan: NanPolicy::Stop,
         };
         match self {
             Self::Spec => spec,
@@ -173,36 +194,65 @@ impl Preset {
 }
 
 impl TrainArgs {
-    /// The preset with every given option applied.
+    /// Checks what can be checked before a device is opened: the options of a fresh run
+    /// (a resumed run's come from its checkpoint and are checked when it is read).
+    pub fn validate(&self) -> Result<()> {
+        if self.resume.is_none() {
+            self.options().validate()?;
+        }
+        Ok(())
+    }
+
+    /// The preset a fresh run starts from: the one given, else by adapter (the spec model
+    /// on a GPU, the quick preset on a software adapter, where the spec takes about a day).
+    pub fn preset_for(&self, software_adapter: bool) -> Preset {
+        self.preset.unwrap_or(if software_adapter {
+            Preset::Quick
+        } else {
+            Preset::Spec
+        })
+    }
+
+    /// The spec preset (or the one given) with every given option applied: what
+    /// [`TrainArgs::validate`] checks before the adapter is known.
     pub fn options(&self) -> TrainOptions {
-        let mut o = self.preset.options();
+        self.options_from(self.preset_for(false))
+    }
+
+    /// `preset` with every given option applied.
+    pub fn options_from(&self, preset: Preset) -> TrainOptions {
+        let mut o = preset.options();
         if let Some(n) = &self.name {
             o.run_name = n.clone();
         }
-        o.runs_dir = self.runs_dir.clone();
-        o.dataset = self.dataset;
-        o.data_dir = self.data_dir.clone();
-        macro_rules! set {
-            ($field:expr, $arg:expr) => {
-                if let Some(v) = $arg {
-                    $field = v;
-                }
-            };
+        if let Some(d) = &self.runs_dir {
+            o.runs_dir = d.clone();
         }
-        set!(o.epochs, self.epochs);
-        set!(o.batch, self.batch);
-        set!(o.lr, self.lr);
-        set!(o.decay, self.lr_decay);
-        set!(o.final_lr_fraction, self.final_lr);
-        set!(o.warmup_steps, self.warmup);
-        set!(o.seed, self.seed);
-        set!(o.flow.coupling, self.coupling);
-        set!(o.flow.mask, self.mask);
-        set!(o.flow.hidden, self.hidden);
-        set!(o.log_every, self.log_every);
-        set!(o.test_draws, self.test_draws);
-        if let Some(c) = self.clip {
-            o.adam.clip_norm = (c > 0.0).then_some(c);
+        if let Some(d) = self.dataset {
+            o.dataset = d;
+        }
+        o.data_dir = self.data_dir.clone();
+        self.apply_model_options(&mut o);
+        self.apply_training_options(&mut o);
+        o
+    }
+
+    /// The options that decide the model and its data (a resumed run cannot change them).
+    pub(crate) fn apply_model_options(&self, o: &mut TrainOptions) {
+        if let Some(v) = self.batch {
+            o.batch = v;
+        }
+        if let Some(v) = self.seed {
+            o.seed = v;
+        }
+        if let Some(v) = self.coupling {
+            o.flow.coupling = v;
+        }
+        if let Some(v) = self.mask {
+            o.flow.mask = v;
+        }
+        if let Some(v) = self.hidden {
+            o.flow.hidden = v;
         }
         if let Some(a) = self.logit_alpha {
             o.logit_alpha = (a > 0.0).then_some(a);
@@ -212,11 +262,37 @@ impl TrainArgs {
             o.valid_limit = Some((n / 5).max(1));
             o.test_limit = Some((n / 5).max(1));
         }
-        o.max_steps = self.max_steps;
-        o.progress = !self.no_progress;
         if self.no_data_init {
             o.data_init = false;
         }
-        o
+    }
+
+    /// The options a resumed run may change, and how it runs this time.
+    pub(crate) fn apply_training_options(&self, o: &mut TrainOptions) {
+        macro_rules! set {
+            ($field:expr, $arg:expr) => {
+                if let Some(v) = $arg {
+                    $field = v;
+                }
+            };
+        }
+        set!(o.epochs, self.epochs);
+        set!(o.lr, self.lr);
+        set!(o.decay, self.lr_decay);
+        set!(o.final_lr_fraction, self.final_lr);
+        set!(o.warmup_steps, self.warmup);
+        set!(o.log_every, self.log_every);
+        set!(o.test_draws, self.test_draws);
+        if let Some(p) = self.on_nan {
+            o.on_nan = p;
+        }
+        if let Some(d) = self.checkpoint_every {
+            o.checkpoint_every_s = d.as_secs_f64();
+        }
+        if let Some(c) = self.clip {
+            o.adam.clip_norm = (c > 0.0).then_some(c);
+        }
+        o.max_steps = self.max_steps;
+        o.progress = !self.no_progress;
     }
 }

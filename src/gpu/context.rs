@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use crate::gpu::device_errors::DeviceErrors;
 use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::scratch::Scratch;
@@ -61,6 +62,8 @@ pub struct GpuContext {
     unused: GpuTensor,
     /// Shared by multi-pass kernels between their passes (see [`GpuContext::scratch`]).
     pub(crate) scratch: Scratch,
+    /// Device errors outside an error scope, and the device's loss, until the next wait.
+    errors: DeviceErrors,
     /// The readback buffer, grown to the largest read so far and reused.
     pub(crate) staging: Mutex<Option<Arc<wgpu::Buffer>>>,
     // Kept alive for the lifetime of the device.
@@ -82,6 +85,34 @@ const NO_ADAPTER_HELP: &str =
     "no usable GPU adapter was found. flowgpu needs Vulkan, Metal or DX12 \
 with compute shaders. On a machine without a GPU install Mesa's software Vulkan driver \
 (Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers libvulkan1`), then run again";
+
+/// The adapters of `backends` with compute shaders and enough storage buffers per stage.
+async fn usable_adapters(
+    instance: &wgpu::Instance,
+    backends: wgpu::Backends,
+) -> Vec<wgpu::Adapter> {
+    let mut out = Vec::new();
+    for adapter in instance.enumerate_adapters(backends).await {
+        let caps = adapter.get_downlevel_capabilities();
+        if !caps.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+            continue;
+        }
+        if adapter.limits().max_storage_buffers_per_shader_stage < REQUIRED_STORAGE_BUFFERS {
+            continue;
+        }
+        out.push(adapter);
+    }
+    out
+}
+
+fn matches_choice(info: &wgpu::AdapterInfo, choice: &AdapterChoice) -> bool {
+    match choice {
+        AdapterChoice::Auto => true,
+        AdapterChoice::Hardware => info.device_type != wgpu::DeviceType::Cpu,
+        AdapterChoice::Software => info.device_type == wgpu::DeviceType::Cpu,
+        AdapterChoice::Named(n) => info.name.to_ascii_lowercase().contains(n),
+    }
+}
 
 fn type_rank(t: wgpu::DeviceType) -> u32 {
     match t {
@@ -117,35 +148,43 @@ impl GpuContext {
     }
 
     async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let mut candidates: Vec<wgpu::Adapter> = Vec::new();
-        for adapter in instance.enumerate_adapters(wgpu::Backends::all()).await {
-            let caps = adapter.get_downlevel_capabilities();
-            if !caps.flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS) {
+        // Native APIs first; the GL backend (whose EGL probing of display servers can print
+        // to stderr) is only started when they offer no adapter that fits the choice.
+        let wanted = wgpu::InstanceDescriptor::new_without_display_handle_from_env().backends;
+        let mut all: Vec<String> = Vec::new();
+        let mut found = None;
+        for backends in [
+            wanted & wgpu::Backends::PRIMARY,
+            wanted & wgpu::Backends::GL,
+        ] {
+            if backends.is_empty() {
                 continue;
             }
-            if adapter.limits().max_storage_buffers_per_shader_stage < REQUIRED_STORAGE_BUFFERS {
-                continue;
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends,
+                ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+            });
+            let usable = usable_adapters(&instance, backends).await;
+            all.extend(usable.iter().map(|a| describe_info(&a.get_info())));
+            let chosen: Vec<wgpu::Adapter> = usable
+                .into_iter()
+                .filter(|a| matches_choice(&a.get_info(), choice))
+                .collect();
+            if !chosen.is_empty() {
+                found = Some((instance, chosen));
+                break;
             }
-            candidates.push(adapter);
         }
-        if candidates.is_empty() {
-            return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
-        }
-        let all: Vec<String> = candidates
-            .iter()
-            .map(|a| describe_info(&a.get_info()))
-            .collect();
-        candidates.retain(|a| {
-            let info = a.get_info();
-            match choice {
-                AdapterChoice::Auto => true,
-                AdapterChoice::Hardware => info.device_type != wgpu::DeviceType::Cpu,
-                AdapterChoice::Software => info.device_type == wgpu::DeviceType::Cpu,
-                AdapterChoice::Named(n) => info.name.to_ascii_lowercase().contains(n),
+        let Some((instance, mut candidates)) = found else {
+            if all.is_empty() {
+                return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
             }
-        });
+            return Err(Error::Gpu(format!(
+                "no adapter matches --adapter (or {}) {choice:?}; available: {}",
+                AdapterChoice::ENV,
+                all.join("; ")
+            )));
+        };
         // Native APIs before GL (GL compute is a fallback), then by device type.
         candidates.sort_by_key(|a| {
             let info = a.get_info();
@@ -154,13 +193,10 @@ impl GpuContext {
                 type_rank(info.device_type),
             )
         });
-        let adapter = candidates.into_iter().next().ok_or_else(|| {
-            Error::Gpu(format!(
-                "no adapter matches {}={choice:?}; available: {}",
-                AdapterChoice::ENV,
-                all.join("; ")
-            ))
-        })?;
+        let adapter = candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Gpu(NO_ADAPTER_HELP.into()))?;
         let info = adapter.get_info();
         let adapter_limits = adapter.limits();
         // Ask for what the adapter has: the defaults (128 MiB bindings) are smaller than many GPUs.
@@ -173,6 +209,8 @@ impl GpuContext {
             })
             .await
             .map_err(|e| Error::Gpu(format!("could not open {}: {e}", describe_info(&info))))?;
+        let errors = DeviceErrors::default();
+        errors.install(&device);
         let limits = device.limits();
         let features = device.features();
         let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
@@ -192,6 +230,7 @@ impl GpuContext {
             pipelines: PipelineCache::default(),
             unused,
             scratch: Scratch::default(),
+            errors,
             staging: Mutex::new(None),
             _adapter: adapter,
             _instance: instance,
@@ -281,11 +320,12 @@ impl GpuContext {
             .min(self.limits.max_buffer_size)
     }
 
-    /// Waits for all submitted work; a lost device becomes an error instead of a hang.
+    /// Waits for all submitted work; a lost device, or a device error no scope caught since
+    /// the last wait, becomes an error instead of a hang or a panic.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))
+            .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+        self.errors.take()
     }
 }

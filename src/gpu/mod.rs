@@ -6,6 +6,7 @@
 //! The flow's kernels are declared in [`crate::kernels`].
 
 pub mod context;
+pub mod device_errors;
 pub mod kernel;
 pub mod pipeline;
 pub mod profile;

@@ -99,28 +99,38 @@ impl GpuContext {
             info.bindings.len()
         );
         let pipeline = self.pipeline(kernel, overrides)?;
-        let uniform = self
-            .device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let what = || {
+            let sizes: Vec<u64> = storage.iter().map(|t| t.byte_len()).collect();
+            format!(
+                "building the {} dispatch (storage bindings of {sizes:?} bytes, groups {groups:?})",
+                pipeline.label
+            )
+        };
+        let (uniform, bind_group) = self.captured(what, || {
+            let uniform = self
+                .device()
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&pipeline.label),
+                    contents: bytemuck::bytes_of(params),
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                });
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform.as_entire_binding(),
+            }];
+            for (i, t) in storage.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: t.binding(),
+                });
+            }
+            let bind_group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(&pipeline.label),
-                contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                layout: &pipeline.layout,
+                entries: &entries,
             });
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
-        for (i, t) in storage.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: t.binding(),
-            });
-        }
-        let bind_group = self.device().create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&pipeline.label),
-            layout: &pipeline.layout,
-            entries: &entries,
-        });
+            (uniform, bind_group)
+        })?;
         Ok(Dispatch {
             pipeline,
             detail: String::new(),

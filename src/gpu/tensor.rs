@@ -113,17 +113,33 @@ impl GpuTensor {
 impl GpuContext {
     /// A zero-filled tensor. Fails with a clear message when it exceeds the adapter's limits.
     pub fn zeros(&self, shape: &[usize], label: &str) -> Result<GpuTensor> {
+        // Checked: a shape made from user input must not wrap around to a small buffer.
+        let bytes = shape
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b))
+            .and_then(|len| len.max(1).checked_add(VIEW_ALIGN - 1))
+            .map(|len| len / VIEW_ALIGN * VIEW_ALIGN)
+            .and_then(|len| (len as u64).checked_mul(4))
+            .unwrap_or(u64::MAX);
         let len: usize = shape.iter().product();
-        let bytes = (align_up(len.max(1)) * 4) as u64;
         if bytes > self.max_binding_bytes() {
             return Err(Error::Gpu(format!(
-                "{label} needs {:.1} MiB but {} binds at most {:.1} MiB per buffer; use a smaller batch or model",
+                "{label} {shape:?} needs {:.1} MiB but {} binds at most {:.1} MiB per buffer; use a smaller batch or model",
                 bytes as f64 / 1048576.0,
                 self.info().name,
                 self.max_binding_bytes() as f64 / 1048576.0
             )));
         }
-        Ok(GpuTensor::new_zeroed(self.device(), len, label).reshaped(shape))
+        let t = self.captured(
+            || {
+                format!(
+                    "allocating {label} {shape:?} ({:.1} MiB)",
+                    bytes as f64 / 1048576.0
+                )
+            },
+            || GpuTensor::new_zeroed(self.device(), len, label),
+        )?;
+        Ok(t.reshaped(shape))
     }
 
     pub fn upload(&self, data: &[f32], shape: &[usize], label: &str) -> Result<GpuTensor> {

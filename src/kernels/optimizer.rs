@@ -12,6 +12,40 @@ use crate::kernels::{u, COMMON};
 /// Workgroups of the first gradient-norm pass; fixed so the sum order (and result) is too.
 pub const NORM_PARTIALS: usize = 256;
 
+/// Elements of the gradient-norm buffer: the partial sums, the norm at `NORM_PARTIALS`,
+/// then the numerical-fault counters (see [`NormFaults`]).
+pub const NORM_SLOTS: usize = NORM_PARTIALS + 4;
+
+/// The fault counters `grad_norm.wgsl` keeps after the norm, since they were last cleared:
+/// steps counted, steps whose gradient norm was NaN or infinite (Adam left the parameters
+/// alone on those), and which step was the first of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NormFaults {
+    pub steps: u32,
+    pub non_finite: u32,
+    /// 1-based index among `steps` of the first non-finite norm; 0 when none.
+    pub first_non_finite: u32,
+}
+
+impl NormFaults {
+    /// Reads the counters out of the `[norm, steps, non_finite, first]` tail of the buffer.
+    pub fn from_tail(tail: &[f32]) -> Self {
+        let at = |i: usize| tail.get(i).copied().unwrap_or(0.0) as u32;
+        Self {
+            steps: at(1),
+            non_finite: at(2),
+            first_non_finite: at(3),
+        }
+    }
+
+    /// The training step (counted from 1) of the first non-finite norm, given the step the
+    /// counters were read after; `None` when there was none.
+    pub fn first_step(&self, read_after: u64) -> Option<u64> {
+        (self.non_finite > 0 && self.first_non_finite > 0)
+            .then(|| read_after + self.first_non_finite as u64 - self.steps as u64)
+    }
+}
+
 crate::gpu_params! {
     /// Mirror of `Params` in shaders/grad_norm.wgsl.
     pub struct GradNormParams {
@@ -39,10 +73,10 @@ const fn grad_norm_kernel(entry: &'static str) -> Kernel<GradNormParams> {
 pub const GRAD_NORM_PARTIAL: Kernel<GradNormParams> = grad_norm_kernel("partial_sums");
 pub const GRAD_NORM_FINISH: Kernel<GradNormParams> = grad_norm_kernel("finish");
 
-/// Two dispatches leaving `||grads||_2` in `sums[NORM_PARTIALS]` (`sums` holds
-/// `NORM_PARTIALS + 1` elements).
+/// Two dispatches leaving `||grads||_2` in `sums[NORM_PARTIALS]` and counting non-finite
+/// norms after it (`sums` holds [`NORM_SLOTS`] elements).
 pub fn grad_norm(ctx: &GpuContext, grads: &GpuTensor, sums: &GpuTensor) -> Result<[Dispatch; 2]> {
-    assert!(sums.len() > NORM_PARTIALS);
+    assert!(sums.len() >= NORM_SLOTS);
     let p = GradNormParams {
         count: u(grads.len()),
         partials: u(NORM_PARTIALS),

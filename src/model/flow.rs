@@ -35,8 +35,27 @@ enum Output {
 }
 
 impl Flow {
+    /// Checks, before anything is allocated on the host or the device, that a flow of this
+    /// configuration fits the adapter: its parameters in one storage binding, and the
+    /// activations of at least one image.
+    pub fn check_fits(ctx: &GpuContext, cfg: &FlowConfig) -> Result<()> {
+        cfg.validate().map_err(Error::Config)?;
+        let bytes = ParamLayout::new(cfg).len as u64 * 4;
+        let limit = ctx.max_binding_bytes();
+        if bytes > limit || max_batch(ctx, cfg) == 0 {
+            return Err(Error::Config(format!(
+                "a flow with H = {} (--hidden) has {:.1} MiB of parameters; {} binds at most {:.1} MiB per buffer: use a smaller --hidden",
+                cfg.hidden,
+                bytes as f64 / 1048576.0,
+                ctx.info().name,
+                limit as f64 / 1048576.0
+            )));
+        }
+        Ok(())
+    }
+
     pub fn new(ctx: Arc<GpuContext>, params: &FlowParams) -> Result<Self> {
-        params.config.validate().map_err(Error::Config)?;
+        Self::check_fits(&ctx, &params.config)?;
         let layout = ParamLayout::new(&params.config);
         let tensor = ctx.upload(&layout.pack(params), &[layout.len], "parameters")?;
         let chunk = DEFAULT_CHUNK.min(max_batch(&ctx, &params.config)).max(1);
@@ -209,6 +228,11 @@ impl Flow {
 
     /// `n` prior draws `z = temperature * N(0, I)` (seeded, reproducible).
     pub fn sample_latent(&self, n: usize, temperature: f32, seed: u32) -> Result<GpuTensor> {
+        if !(temperature.is_finite() && temperature >= 0.0) {
+            return Err(Error::Config(format!(
+                "the sampling temperature must be a finite number >= 0, got {temperature}"
+            )));
+        }
         let d = self.config().dim;
         let z = self.ctx.zeros(&[n, d], "latent")?;
         let draw = transform::gaussian(&self.ctx, n * d, seed, temperature, &z, 0)?;

@@ -42,6 +42,7 @@ pub fn sample_grid(
     path: &Path,
 ) -> Result<Vec<Vec<f32>>> {
     let s = side(flow)?;
+    Grid::new(rows, cols, s, s, scale).check_size()?;
     let x = flow.sample(rows * cols, temperature, seed)?;
     let images = pixel_rows(flow, &x, pre)?;
     write_png(path, &Grid::from_images(rows, cols, s, s, scale, &images)?)?;
@@ -67,6 +68,7 @@ pub fn layers_grid(
     path: &Path,
 ) -> Result<LayerStages> {
     let s = side(flow)?;
+    Grid::new(rows, flow.config().layers + 1, s, s, scale).check_size()?;
     let z = flow.sample_latent(rows, 1.0, seed)?;
     let stages = flow.inverse_with_stages(&z)?;
     let cols = stages.len();
@@ -112,6 +114,13 @@ pub struct Interpolation {
     pub originals: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
+/// The empty interpolation grid: originals in the first and last column, set apart by gaps.
+fn interpolation_layout(pairs: usize, steps: usize, side: usize, scale: usize) -> Grid {
+    Grid::new(pairs, steps + 2, side, side, scale)
+        .with_gap_after(0)
+        .with_gap_after(steps)
+}
+
 pub fn interpolation_grid(
     flow: &Flow,
     pre: Preprocess,
@@ -127,6 +136,12 @@ pub fn interpolation_grid(
     if steps < 2 {
         return Err(Error::Report("interpolation needs at least 2 steps".into()));
     }
+    if pairs.is_empty() {
+        return Err(Error::Report(
+            "interpolation needs at least one pair".into(),
+        ));
+    }
+    interpolation_layout(pairs.len(), steps, s, scale).check_size()?;
     let mut picked = Vec::new();
     for &(i, j) in pairs {
         for k in [i, j] {
@@ -166,9 +181,7 @@ pub fn interpolation_grid(
     let decoded = ctx.read(&decoded_t)?;
     let decoded_px = pixel_rows(flow, &decoded_t, pre)?;
     let originals_px = pixel_rows(flow, &x, pre)?;
-    let mut grid = Grid::new(pairs.len(), steps + 2, s, s, scale)
-        .with_gap_after(0)
-        .with_gap_after(steps);
+    let mut grid = interpolation_layout(pairs.len(), steps, s, scale);
     let mut out = Interpolation {
         pairs: pairs.to_vec(),
         labels: Vec::new(),

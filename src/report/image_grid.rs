@@ -15,6 +15,10 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Largest figure, in pixels (256 MiB of 8-bit gray): a bigger one is refused before any
+/// memory is allocated, with a message that says to lower the scale or the image count.
+pub const MAX_GRID_PIXELS: usize = 1 << 28;
+
 /// Grey of the border, the separators between cells, gap bands and empty cells.
 pub const SEPARATOR_GRAY: u8 = 128;
 
@@ -135,6 +139,7 @@ impl Grid {
                 }
             }
         }
+        self.check_size()?;
         if let Some(&g) = self.gaps.iter().find(|&&g| g + 1 >= self.cols) {
             return Err(Error::Report(format!(
                 "gap after column {g} is not between two of the {} columns",
@@ -142,6 +147,31 @@ impl Grid {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a grid whose image would pass [`MAX_GRID_PIXELS`] (or overflow), before
+    /// anything is drawn; callers check this before they compute the images themselves.
+    pub fn check_size(&self) -> Result<()> {
+        let size = || -> Option<(usize, usize)> {
+            let cw = self.img_w.checked_mul(self.scale)?.checked_add(1)?;
+            let ch = self.img_h.checked_mul(self.scale)?.checked_add(1)?;
+            let gaps = self.gaps.len().checked_mul(self.gap_px)?;
+            let w = self.cols.checked_mul(cw)?.checked_add(1 + gaps)?;
+            let h = self.rows.checked_mul(ch)?.checked_add(1)?;
+            w.checked_mul(h).filter(|&n| n <= MAX_GRID_PIXELS)?;
+            Some((w, h))
+        };
+        size().map(|_| ()).ok_or_else(|| {
+            Error::Report(format!(
+                "a figure of {}x{} images of {}x{} pixels at scale {} is larger than {} megapixels; lower --scale or the number of images",
+                self.rows,
+                self.cols,
+                self.img_h,
+                self.img_w,
+                self.scale,
+                MAX_GRID_PIXELS >> 20
+            ))
+        })
     }
 
     /// Number of gap bands left of column `col`.

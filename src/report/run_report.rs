@@ -17,6 +17,7 @@ use crate::report::figures::{interpolation_grid, layers_grid, sample_grid};
 use crate::report::metrics::read_metrics_csv;
 use crate::report::plot::plot_curves;
 use crate::train::evaluate::Likelihood;
+use crate::train::options::describe_checkpoints;
 use crate::train::run::{describe_model, TrainOptions, TrainState};
 
 /// Inputs of [`write_run_report`].
@@ -173,6 +174,7 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
                 .map_or("off".to_string(), |c| format!("global L2 norm {c}")),
         ),
         kv("seed", o.seed),
+        kv("checkpoints", describe_checkpoints(o.checkpoint_every_s)),
         kv(
             "best epoch (validation)",
             r.state.best_epoch.map_or("-".into(), |e| e.to_string()),

@@ -63,7 +63,42 @@ pub fn save(
     write_atomic(path, &bytes)
 }
 
-fn read_into(st: &SafeTensors<'_>, prefix: &str, p: &mut FlowParams, path: &Path) -> Result<()> {
+/// Non-finite values met while reading tensors: the first tensor that had any, and the total.
+#[derive(Default)]
+struct NonFinite {
+    first: Option<(String, usize, usize)>,
+    total: usize,
+}
+
+impl NonFinite {
+    fn count(&mut self, name: &str, values: &[f32]) {
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 && self.first.is_none() {
+            self.first = Some((name.to_string(), bad, values.len()));
+        }
+        self.total += bad;
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        match &self.first {
+            None => Ok(()),
+            Some((name, bad, len)) => Err(Error::Checkpoint(format!(
+                "{}: {} non-finite values (NaN or infinity), the first in tensor '{name}' ({bad} of its {len}); \
+                 the checkpoint was saved from a diverged run or is damaged: use an earlier one",
+                path.display(),
+                self.total
+            ))),
+        }
+    }
+}
+
+fn read_into(
+    st: &SafeTensors<'_>,
+    prefix: &str,
+    p: &mut FlowParams,
+    path: &Path,
+    non_finite: &mut NonFinite,
+) -> Result<()> {
     let names: Vec<(String, Vec<usize>)> = p
         .named_tensors()
         .into_iter()
@@ -86,17 +121,44 @@ fn read_into(st: &SafeTensors<'_>, prefix: &str, p: &mut FlowParams, path: &Path
         for (d, c) in dst.iter_mut().zip(data.chunks_exact(4)) {
             *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
+        non_finite.count(&full, dst);
     }
     Ok(())
 }
 
-/// Loads a checkpoint; `with_adam` also loads the moments (an error if they are absent).
-pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+/// Largest metadata header read without its tensors (safetensors' own limit is 100 MB).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// The metadata of a checkpoint (format, configuration, training options and state) without
+/// reading its tensors: a resumed run decides its options from it before loading anything big.
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    use std::io::Read;
     let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| bad("not a safetensors file (shorter than its header)".into()))?;
+    let n = u64::from_le_bytes(len);
+    if n > MAX_HEADER_BYTES {
+        return Err(bad("not a safetensors file (header too large)".into()));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| bad("not a safetensors file (truncated header)".into()))?;
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__", default)]
+        metadata: HashMap<String, String>,
+    }
+    let h: Header = serde_json::from_slice(&header)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let meta = header.metadata().clone().unwrap_or_default();
+    check_format(&h.metadata, path)?;
+    Ok(h.metadata)
+}
+
+/// The format and version a checkpoint's metadata must carry.
+fn check_format(meta: &HashMap<String, String>, path: &Path) -> Result<()> {
+    let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
     if meta.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(bad("not a flowgpu checkpoint (no 'format' metadata)".into()));
     }
@@ -109,6 +171,12 @@ pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
             "format version {version}; this flowgpu reads version {FORMAT_VERSION}"
         )));
     }
+    Ok(())
+}
+
+/// The model configuration saved in a checkpoint's metadata, validated.
+pub fn config_of(meta: &HashMap<String, String>, path: &Path) -> Result<FlowConfig> {
+    let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
     let config: FlowConfig = serde_json::from_str(
         meta.get("config")
             .ok_or_else(|| bad("missing config".into()))?,
@@ -117,18 +185,45 @@ pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
     config
         .validate()
         .map_err(|e| bad(format!("invalid config: {e}")))?;
+    Ok(config)
+}
+
+/// Loads a checkpoint; `with_adam` also loads the moments (an error if they are absent).
+/// Nothing is trusted unchecked: the format version, the configuration (validated, and
+/// small enough for the file before anything is allocated), every tensor's dtype and
+/// shape, and every value finite.
+pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    check_format(&meta, path)?;
+    let config = config_of(&meta, path)?;
+    // The parameters must fit in the file before they are allocated (Adam's moments, of
+    // the same size, are then bounded too).
+    let needed = config.num_params() as u64 * 4;
+    if needed > bytes.len() as u64 {
+        return Err(bad(format!(
+            "its configuration (H = {}) needs {needed} bytes of tensors but the file has {}: truncated or inconsistent",
+            config.hidden,
+            bytes.len()
+        )));
+    }
     let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut non_finite = NonFinite::default();
     let mut params = FlowParams::zeros(&config);
-    read_into(&st, "", &mut params, path)?;
+    read_into(&st, "", &mut params, path, &mut non_finite)?;
     let adam = if with_adam {
         let mut m = FlowParams::zeros(&config);
         let mut v = FlowParams::zeros(&config);
-        read_into(&st, "adam.m.", &mut m, path)?;
-        read_into(&st, "adam.v.", &mut v, path)?;
+        read_into(&st, "adam.m.", &mut m, path, &mut non_finite)?;
+        read_into(&st, "adam.v.", &mut v, path, &mut non_finite)?;
         Some((m, v))
     } else {
         None
     };
+    non_finite.check(path)?;
     Ok(Checkpoint {
         params: Some(params),
         adam,

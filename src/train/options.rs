@@ -45,6 +45,55 @@ pub struct TrainOptions {
     /// has unit second moment on a sample of training images (as ActNorm does in Glow).
     #[serde(default)]
     pub data_init: bool,
+    /// Seconds between the checkpoints written inside an epoch (right after a loss
+    /// readback); 0 writes them only at the end of every epoch and when stopped.
+    #[serde(default = "default_checkpoint_every_s")]
+    pub checkpoint_every_s: f64,
+    /// What a step with a non-finite gradient norm does to the run (Adam skips its update
+    /// either way).
+    #[serde(default)]
+    pub on_nan: NanPolicy,
+}
+
+/// `--on-nan`: what a non-finite loss or gradient norm does to a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NanPolicy {
+    /// End the run with a training error naming the step; the last checkpoint is kept.
+    #[default]
+    Stop,
+    /// Go on without the step's update (a run where every step of a logging interval is
+    /// non-finite still stops).
+    Skip,
+}
+
+impl NanPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// Ten minutes: at most that much training is lost to a crash or a kill.
+pub const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
+
+fn default_checkpoint_every_s() -> f64 {
+    DEFAULT_CHECKPOINT_EVERY_S
+}
+
+/// "every 10 min and at the end of every epoch": when a run writes `last.safetensors`.
+pub fn describe_checkpoints(every_s: f64) -> String {
+    if every_s <= 0.0 {
+        return "at the end of every epoch and when stopped".into();
+    }
+    let every = if every_s >= 60.0 && every_s % 60.0 == 0.0 {
+        format!("{} min", every_s / 60.0)
+    } else {
+        format!("{every_s} s")
+    };
+    format!("every {every} and at the end of every epoch and when stopped")
 }
 
 impl TrainOptions {
@@ -64,24 +113,68 @@ impl TrainOptions {
             .unwrap_or_else(|| data::default_data_dir(self.dataset))
     }
 
+    /// Every option in its range, named as on the command line (checkpoints and library
+    /// callers go through here too, not only the CLI).
     pub fn validate(&self) -> Result<()> {
         self.flow.validate().map_err(Error::Config)?;
         let bad = |m: String| Err(Error::Config(m));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1".into());
+        }
         if self.batch == 0 {
             return bad("--batch must be at least 1".into());
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("--lr must be a positive number, got {}", self.lr));
+            return bad(format!(
+                "--lr must be a positive finite number, got {}",
+                self.lr
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_fraction) {
+            return bad(format!(
+                "--final-lr must be a fraction of the peak rate in [0, 1], got {}",
+                self.final_lr_fraction
+            ));
+        }
+        if let Some(c) = self.adam.clip_norm {
+            if !(c > 0.0 && c.is_finite()) {
+                return bad(format!("--clip must be a finite number >= 0, got {c}"));
+            }
+        }
+        let AdamConfig {
+            beta1, beta2, eps, ..
+        } = self.adam;
+        if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2)) {
+            return bad(format!(
+                "Adam's betas must be in [0, 1), got {beta1} and {beta2}"
+            ));
+        }
+        if !(eps > 0.0 && eps.is_finite()) {
+            return bad(format!("Adam's eps must be a positive number, got {eps}"));
         }
         if let Some(a) = self.logit_alpha {
             if !(0.0..0.5).contains(&a) {
                 return bad(format!("--logit-alpha must be in [0, 0.5), got {a}"));
             }
         }
+        if !(self.checkpoint_every_s >= 0.0 && self.checkpoint_every_s.is_finite()) {
+            return bad(format!(
+                "--checkpoint-every must be a finite duration >= 0, got {} s",
+                self.checkpoint_every_s
+            ));
+        }
         if self.log_every == 0 {
             return bad("--log-every must be at least 1".into());
         }
-        if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) {
+        if self.test_draws == 0 {
+            return bad("--test-draws must be at least 1".into());
+        }
+        let limits = [self.train_limit, self.valid_limit, self.test_limit];
+        if limits.contains(&Some(0)) {
+            return bad("--subset must be at least 1".into());
+        }
+        if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) || self.run_name == ".."
+        {
             return bad(format!(
                 "--name '{}' must be a plain folder name",
                 self.run_name

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_write::write_atomic;
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -25,8 +26,8 @@ use crate::train::schedule::Schedule;
 use crate::train::seeds::{epoch_order, noise_seed};
 use crate::train::step::TrainStep;
 
-pub use crate::train::options::{describe_model, TrainOptions};
-pub use crate::train::run_files::{checkpoint_run_info, BEST, LAST};
+pub use crate::train::options::{describe_checkpoints, describe_model, NanPolicy, TrainOptions};
+pub use crate::train::run_files::{checkpoint_run_info, resolve_saved_paths, BEST, LAST};
 pub use crate::train::seeds::{TEST_SEED, VALID_SEED};
 pub use crate::train::start::{initial_params, load_data};
 
@@ -43,6 +44,9 @@ pub struct TrainState {
     /// Sum of logged train losses (nats) and steps in the current epoch.
     pub epoch_loss_sum: f64,
     pub epoch_loss_steps: u64,
+    /// Steps whose update was skipped for a non-finite gradient norm (`--on-nan skip`).
+    #[serde(default)]
+    pub skipped_steps: u64,
 }
 
 impl TrainState {
@@ -79,8 +83,8 @@ pub struct TrainOutcome {
 }
 
 /// Trains as `opts` says. `resume`: a `last.safetensors` to continue from (its options win
-/// over `opts` except `epochs`, `progress` and `max_steps`). Stops cleanly, saving
-/// `last.safetensors`, when `stop` becomes true.
+/// over `opts` except `epochs`, `progress` and `max_steps`; its paths are resolved against
+/// its own location). Stops cleanly, saving `last.safetensors`, when `stop` becomes true.
 pub fn train(
     ctx: Arc<GpuContext>,
     opts: &TrainOptions,
@@ -88,10 +92,43 @@ pub fn train(
     stop: &AtomicBool,
     log: &mut dyn FnMut(&str),
 ) -> Result<TrainOutcome> {
-    let mut run = TrainingRun::start(ctx, opts, resume, log)?;
+    let resumed = resume
+        .map(|path| read_resume_point(path, log))
+        .transpose()?;
+    let opts = match &resumed {
+        Some(r) => r.options(opts),
+        None => opts.clone(),
+    };
+    run_to_end(TrainingRun::start(ctx, &opts, resumed, log)?, stop, log)
+}
+
+/// Continues the run saved in `from` with exactly `opts`: the command line merges the
+/// checkpoint's options with the ones given explicitly (see `cli::train_args`). The model
+/// must be the checkpoint's; anything else may change.
+pub fn resume_with(
+    ctx: Arc<GpuContext>,
+    opts: &TrainOptions,
+    from: &Path,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<TrainOutcome> {
+    let resumed = read_resume_point(from, log)?;
+    run_to_end(
+        TrainingRun::start(ctx, opts, Some(resumed), log)?,
+        stop,
+        log,
+    )
+}
+
+fn run_to_end(
+    mut run: TrainingRun,
+    stop: &AtomicBool,
+    log: &mut dyn FnMut(&str),
+) -> Result<TrainOutcome> {
     while run.state.epoch < run.opts.epochs {
-        match run.run_epoch(stop)? {
-            EpochEnd::Completed => run.end_epoch(log)?,
+        let end = run.run_epoch(stop, log).map_err(|e| run.device_fault(e))?;
+        match end {
+            EpochEnd::Completed => run.end_epoch(log).map_err(|e| run.device_fault(e))?,
             EpochEnd::Stopped => return run.stop(log),
         }
     }
@@ -115,14 +152,17 @@ struct Resumed {
 }
 
 impl Resumed {
-    /// A resumed run goes on with its checkpoint's options, except how long it runs and
-    /// whether it draws a progress bar, which the caller decides.
+    /// A resumed run goes on with its checkpoint's options (paths resolved against the
+    /// checkpoint's location), except how long it runs and whether it draws a progress
+    /// bar, which the caller decides.
     fn options(&self, given: &TrainOptions) -> TrainOptions {
+        let mut saved = self.saved_options.clone();
+        resolve_saved_paths(&mut saved, &self.from);
         TrainOptions {
             epochs: given.epochs,
             progress: given.progress,
             max_steps: given.max_steps,
-            ..self.saved_options.clone()
+            ..saved
         }
     }
 }
@@ -150,6 +190,8 @@ struct RunClock {
     started: Instant,
     elapsed_before: f64,
     samples: u64,
+    /// When `last.safetensors` was last written (or the run started).
+    last_save: Instant,
 }
 
 impl RunClock {
@@ -190,19 +232,24 @@ impl TrainingRun {
     fn start(
         ctx: Arc<GpuContext>,
         opts: &TrainOptions,
-        resume: Option<&Path>,
+        resumed: Option<Resumed>,
         log: &mut dyn FnMut(&str),
     ) -> Result<Self> {
-        let resumed = resume
-            .map(|path| read_resume_point(path, log))
-            .transpose()?;
-        let opts = match &resumed {
-            Some(r) => r.options(opts),
-            None => opts.clone(),
-        };
+        let mut opts = opts.clone();
         opts.validate()?;
+        if let Some(r) = &resumed {
+            check_same_model(&opts, &r.saved_options, &r.from)?;
+        } else if opts.runs_dir.is_absolute() && opts.data_dir().is_relative() {
+            // A relative data folder is found again from a relative run folder (see
+            // `resolve_saved_paths`); beside an absolute one it is saved absolute.
+            opts.data_dir = std::path::absolute(opts.data_dir()).ok();
+        }
+        Flow::check_fits(&ctx, &opts.flow)?;
         let paths = RunPaths::new(opts.run_dir());
         std::fs::create_dir_all(&paths.dir).map_err(|e| Error::io(&paths.dir, e))?;
+        if let Some(r) = &resumed {
+            bring_best_along(&r.from, &paths)?;
+        }
         let splits = load_data(&opts, log)?;
         if splits.train.len() < opts.batch {
             return Err(Error::Config(format!(
@@ -214,6 +261,7 @@ impl TrainingRun {
         let train_images = GpuImages::upload(&ctx, &splits.train, "train images")?;
         let valid_images = GpuImages::upload(&ctx, &splits.valid, "validation images")?;
 
+        let resuming = resumed.is_some();
         let (params, state, moments, last_good) = match resumed {
             Some(r) => (
                 r.checkpoint.params.expect("load gives params"),
@@ -250,7 +298,7 @@ impl TrainingRun {
             final_fraction: opts.final_lr_fraction,
         };
         let metrics_path = paths.dir.join("metrics.csv");
-        let metrics = if resume.is_some() {
+        let metrics = if resuming {
             MetricsWriter::resume_at(&metrics_path, state.step)?
         } else {
             MetricsWriter::create(&metrics_path)?
@@ -266,11 +314,23 @@ impl TrainingRun {
             opts.epochs,
             ctx.describe()
         ));
+        if resuming && state.epoch >= opts.epochs {
+            log(&format!(
+                "the run is finished ({} of {} epochs): evaluating it; give --epochs with more than {} to train further",
+                state.epoch, opts.epochs, state.epoch
+            ));
+        }
         let bar = progress_bar(opts.progress, total_steps, state.step);
+        log(&format!(
+            "checkpoints: {} {}",
+            paths.last.display(),
+            describe_checkpoints(opts.checkpoint_every_s)
+        ));
         let clock = RunClock {
             started: Instant::now(),
             elapsed_before: state.elapsed_s,
             samples: 0,
+            last_save: Instant::now(),
         };
         Ok(Self {
             ctx,
@@ -293,7 +353,7 @@ impl TrainingRun {
 
     /// Runs the rest of the current epoch (all of it, unless resumed in its middle), checking
     /// `stop` and `max_steps` before every step.
-    fn run_epoch(&mut self, stop: &AtomicBool) -> Result<EpochEnd> {
+    fn run_epoch(&mut self, stop: &AtomicBool, log: &mut dyn FnMut(&str)) -> Result<EpochEnd> {
         let order = epoch_order(self.opts.seed, self.state.epoch, self.splits.train.len());
         self.step.set_order(&self.ctx, &order);
         let seed = noise_seed(self.opts.seed, self.state.epoch);
@@ -307,7 +367,11 @@ impl TrainingRun {
             if t % self.opts.log_every as u64 == 0
                 || self.state.step_in_epoch == self.steps_per_epoch
             {
-                self.log_train_loss()?;
+                self.log_train_loss(log)?;
+                if self.checkpoint_due() {
+                    self.state.elapsed_s = self.clock.elapsed_s();
+                    self.save_last()?;
+                }
             }
         }
         Ok(EpochEnd::Completed)
@@ -326,11 +390,36 @@ impl TrainingRun {
     }
 
     /// Reads back the mean loss of the steps since the last readback (the loop's only wait for
-    /// the GPU), adds it to the epoch's mean, and writes a `train_step` row and the progress bar.
-    fn log_train_loss(&mut self) -> Result<()> {
+    /// the GPU) with the fault counters, adds it to the epoch's mean, and writes a
+    /// `train_step` row and the progress bar. A non-finite gradient norm (whose update Adam
+    /// skipped) stops the run at the step it appeared, or with `--on-nan skip` is counted
+    /// and passed over.
+    fn log_train_loss(&mut self, log: &mut dyn FnMut(&str)) -> Result<()> {
         let t = self.state.step;
         let lr = self.schedule.lr(t);
-        let (nats, steps) = self.step.take_loss(&self.ctx)?;
+        let readback = self.step.take_readback(&self.ctx)?;
+        let (nats, steps, faults) = (readback.nats, readback.steps, readback.faults);
+        if faults.non_finite > 0 {
+            let first = faults.first_step(t).unwrap_or(t);
+            if self.opts.on_nan == NanPolicy::Stop || faults.non_finite >= faults.steps {
+                return Err(Error::Diverged {
+                    step: first,
+                    what: "gradient norm",
+                    value: f64::NAN,
+                    last_good: self.last_good.clone(),
+                });
+            }
+            self.state.skipped_steps += faults.non_finite as u64;
+            let message = format!(
+                "skipped {} step(s) with a non-finite gradient norm, the first at step {first} ({} skipped in all)",
+                faults.non_finite, self.state.skipped_steps
+            );
+            self.bar.suspend(|| log(&message));
+            if !nats.is_finite() {
+                // The interval's loss includes the skipped steps' non-finite ones.
+                return Ok(());
+            }
+        }
         if !nats.is_finite() {
             return Err(self.diverged("train loss", nats));
         }
@@ -411,14 +500,31 @@ impl TrainingRun {
         Ok(())
     }
 
-    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
-    fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
+    /// True when the interval checkpoint is due; only asked right after a loss readback
+    /// (mid-interval the epoch's running loss lacks the steps not yet read).
+    fn checkpoint_due(&self) -> bool {
+        let every = self.opts.checkpoint_every_s;
+        every > 0.0
+            && self.state.step_in_epoch < self.steps_per_epoch
+            && self.clock.last_save.elapsed().as_secs_f64() >= every
+    }
+
+    /// Writes the resumable `last.safetensors` (atomically: a kill while writing leaves
+    /// the previous one).
+    fn save_last(&mut self) -> Result<()> {
         let last = &self.paths.last;
         save_checkpoint(last, &self.flow, &self.step, &self.opts, &self.state)?;
         self.last_good = Some(last.clone());
+        self.clock.last_save = Instant::now();
+        Ok(())
+    }
+
+    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
+    fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
+        self.save_last()?;
+        let last = &self.paths.last;
         if improved {
-            let best = &self.paths.best;
-            std::fs::copy(last, best).map_err(|e| Error::io(best, e))?;
+            copy_atomic(last, &self.paths.best)?;
         }
         Ok(())
     }
@@ -428,13 +534,7 @@ impl TrainingRun {
         self.bar.finish_and_clear();
         let samples_per_s = self.clock.samples_per_s();
         self.state.elapsed_s = self.clock.elapsed_s();
-        save_checkpoint(
-            &self.paths.last,
-            &self.flow,
-            &self.step,
-            &self.opts,
-            &self.state,
-        )?;
+        self.save_last()?;
         log(&format!(
             "stopped at step {}; continue with --resume {}",
             self.state.step,
@@ -497,6 +597,26 @@ impl TrainingRun {
         nats_to_bpd(nats, self.opts.flow.dim)
     }
 
+    /// A device error (lost device, out of memory) ends the run; the message says at which
+    /// step and which checkpoint is still good, since nothing is saved from a failed device.
+    fn device_fault(&self, e: Error) -> Error {
+        match e {
+            Error::Gpu(message) => Error::Gpu(format!(
+                "{message}; training stopped at step {}: {}",
+                self.state.step,
+                match &self.last_good {
+                    Some(p) => format!(
+                        "the last checkpoint, {}, is kept (continue with --resume {})",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => "no checkpoint was written yet".into(),
+                }
+            )),
+            other => other,
+        }
+    }
+
     fn diverged(&self, what: &'static str, value: f64) -> Error {
         Error::Diverged {
             step: self.state.step,
@@ -505,6 +625,46 @@ impl TrainingRun {
             last_good: self.last_good.clone(),
         }
     }
+}
+
+/// `from` to `to` through [`write_atomic`]: a kill during the copy leaves the old `to`.
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    write_atomic(to, &bytes)
+}
+
+/// A run resumed into another folder (`--name`, `--runs-dir`) takes its best checkpoint
+/// along, so that it can end with the test likelihood of the best epoch.
+fn bring_best_along(from: &Path, paths: &RunPaths) -> Result<()> {
+    let best = from.with_file_name(BEST);
+    if paths.best.exists() || !best.is_file() {
+        return Ok(());
+    }
+    copy_atomic(&best, &paths.best)
+}
+
+/// A resumed run keeps its model and data: the parts of `opts` that decide them must be the
+/// checkpoint's (`saved`).
+fn check_same_model(opts: &TrainOptions, saved: &TrainOptions, from: &Path) -> Result<()> {
+    let same = opts.flow == saved.flow
+        && opts.logit_alpha == saved.logit_alpha
+        && opts.dataset == saved.dataset
+        && opts.train_limit == saved.train_limit;
+    if same {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{} holds a {} (logit alpha {:?}, {:?}, {:?} training images); the options ask for a {} (logit alpha {:?}, {:?}, {:?}): a resumed run keeps its checkpoint's model",
+        from.display(),
+        describe_model(&saved.flow),
+        saved.logit_alpha,
+        saved.dataset,
+        saved.train_limit,
+        describe_model(&opts.flow),
+        opts.logit_alpha,
+        opts.dataset,
+        opts.train_limit,
+    )))
 }
 
 /// Reads the checkpoint a run resumes from, with the state saved in it.

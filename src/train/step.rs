@@ -9,12 +9,21 @@ use crate::config::{AdamConfig, Preprocess};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::loss::{self, LossBuffers};
-use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS};
+use crate::kernels::optimizer::{self, AdamParams, NormFaults, NORM_PARTIALS, NORM_SLOTS};
 use crate::kernels::transform::{self, DequantizeParams};
 use crate::model::backprop::Backprop;
 use crate::model::workspace::Workspace;
 use crate::model::Flow;
 use crate::train::gpu_data::GpuImages;
+
+/// What one readback of a logging interval brings: the mean loss and the fault counters.
+#[derive(Clone, Copy, Debug)]
+pub struct Readback {
+    /// Mean loss in nats per image over the interval's steps (NaN if any step's was).
+    pub nats: f64,
+    pub steps: u32,
+    pub faults: NormFaults,
+}
 
 pub struct TrainStep {
     ws: Arc<Workspace>,
@@ -28,6 +37,9 @@ pub struct TrainStep {
     /// `[batch]`: the last batch's loss per image, in nats.
     nll: GpuTensor,
     loss_sums: GpuTensor,
+    /// `[norm, steps, non-finite steps, first non-finite]`: the tail of the gradient-norm
+    /// buffer, read with the loss sums.
+    faults: GpuTensor,
     dequantize: Dispatch,
     loss: [Dispatch; 2],
     grad_norm: [Dispatch; 2],
@@ -35,6 +47,8 @@ pub struct TrainStep {
     dequantize_params: DequantizeParams,
     adam_cfg: AdamConfig,
     param_count: usize,
+    batch: usize,
+    dim: usize,
 }
 
 impl TrainStep {
@@ -58,7 +72,8 @@ impl TrainStep {
         let backprop = Backprop::new(ctx, layout, params, &ws)?;
         let m = ctx.zeros(&[layout.len], "adam m")?;
         let v = ctx.zeros(&[layout.len], "adam v")?;
-        let norm = ctx.zeros(&[NORM_PARTIALS + 1], "gradient norm")?;
+        let norm = ctx.zeros(&[NORM_SLOTS], "gradient norm")?;
+        let faults = norm.view(NORM_PARTIALS, &[NORM_SLOTS - NORM_PARTIALS]);
         let order = ctx.zeros(&[images.count], "epoch order")?;
         let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
         let nll = ctx.zeros(&[batch], "loss per image")?;
@@ -106,6 +121,7 @@ impl TrainStep {
             pre_logdet,
             nll,
             loss_sums,
+            faults,
             dequantize,
             loss,
             grad_norm,
@@ -113,6 +129,8 @@ impl TrainStep {
             dequantize_params,
             adam_cfg,
             param_count: layout.len,
+            batch,
+            dim,
         })
     }
 
@@ -124,6 +142,28 @@ impl TrainStep {
     /// Queues step `t` (from 1) on images `order[offset .. offset + batch]`, dequantized with
     /// noise stream `seed`, at learning rate `lr`. Returns without waiting.
     pub fn step(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
+        self.set_step_params(ctx, offset, seed, t, lr);
+        ctx.submit(&self.dispatches());
+    }
+
+    /// [`TrainStep::step`] with `edit` run on the dequantized batch (`[batch, D]`, on the
+    /// GPU) before the rest of the step: fault injection for tests (two submits, not one).
+    pub fn step_with_batch_edit(
+        &self,
+        ctx: &GpuContext,
+        offset: usize,
+        seed: u32,
+        t: u32,
+        lr: f32,
+        edit: impl FnOnce(&GpuTensor),
+    ) {
+        self.set_step_params(ctx, offset, seed, t, lr);
+        ctx.submit(&[&self.dequantize]);
+        edit(&self.ws.states.view(0, &[self.batch, self.dim]));
+        ctx.submit(&self.update_dispatches());
+    }
+
+    fn set_step_params(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
         let dq = DequantizeParams {
             seed,
             index_offset: offset as u32,
@@ -134,13 +174,19 @@ impl TrainStep {
             ctx,
             &AdamParams::for_step(&self.adam_cfg, self.param_count, t, lr),
         );
-        ctx.submit(&self.dispatches());
     }
 
     /// The step's dispatches in order, as one submit records them (the bench counts them,
     /// `--profile` times each).
     pub fn dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
+        list.extend(self.update_dispatches());
+        list
+    }
+
+    /// Everything after the dequantized batch: forward, loss, backward, norm and Adam.
+    fn update_dispatches(&self) -> Vec<&Dispatch> {
+        let mut list: Vec<&Dispatch> = Vec::new();
         list.extend(self.ws.forward());
         list.extend(self.loss.iter());
         list.extend(self.backprop.dispatches());
@@ -153,17 +199,29 @@ impl TrainStep {
     /// means averaged), and the number of steps it covers; clears the sums.
     /// Waits for every queued step: call it once per logging interval, not per step.
     pub fn take_loss(&self, ctx: &GpuContext) -> Result<(f64, u32)> {
-        let sums = ctx.read(&self.loss_sums)?;
+        let r = self.take_readback(ctx)?;
+        Ok((r.nats, r.steps))
+    }
+
+    /// The loss since the last readback with the numerical-fault counters, read in one
+    /// wait; clears both. Call it once per logging interval, not per step.
+    pub fn take_readback(&self, ctx: &GpuContext) -> Result<Readback> {
+        let mut got = ctx.read_many(&[&self.loss_sums, &self.faults])?;
+        let faults = NormFaults::from_tail(&got.pop().unwrap_or_default());
+        let sums = got.pop().unwrap_or_default();
         ctx.write(&self.loss_sums, &[0.0, 0.0]);
-        let steps = sums[1] as u32;
-        Ok((
-            if steps > 0 {
-                sums[0] as f64 / steps as f64
-            } else {
-                f64::NAN
-            },
+        ctx.write(&self.faults, &[0.0; NORM_SLOTS - NORM_PARTIALS]);
+        let steps = sums.get(1).copied().unwrap_or(0.0) as u32;
+        let nats = if steps > 0 {
+            sums[0] as f64 / steps as f64
+        } else {
+            f64::NAN
+        };
+        Ok(Readback {
+            nats,
             steps,
-        ))
+            faults,
+        })
     }
 
     pub fn read_moments(&self, ctx: &GpuContext) -> Result<(Vec<f32>, Vec<f32>)> {

@@ -79,3 +79,19 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 pub fn observe(file: &str, line: u32, err: impl Into<f64>) {
     eprintln!("observed {file}:{line} {:.3e}", err.into());
 }
+
+/// Seeded noise images with labels `i % 10` in the four IDX files under `dir`: enough for a
+/// run's loss to be a number, without MNIST.
+pub fn noise_dataset(dir: &std::path::Path, train: usize, test: usize, seed: u64) {
+    use flowgpu::data;
+    std::fs::create_dir_all(dir).expect("data dir");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut write = |images: &str, labels: &str, n: usize| {
+        let pixels: Vec<u8> = (0..n * 784).map(|_| rng.random()).collect();
+        let l: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        data::write_images(&dir.join(images), 28, 28, &pixels).expect("write images");
+        data::write_labels(&dir.join(labels), &l).expect("write labels");
+    };
+    write(data::TRAIN_IMAGES, data::TRAIN_LABELS, train);
+    write(data::TEST_IMAGES, data::TEST_LABELS, test);
+}
