@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
+use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
@@ -170,7 +171,7 @@ fn matmuls(
                         "B={batch} H={h} {what:<6} {:?} {}x{}x{}",
                         mm.kind, mm.m, mm.n, mm.k
                     );
-                    for &v in &runnable {
+                    for &v in runnable.iter().filter(|v| v.applies_to(mm.kind)) {
                         let d = matmul::matmul_with(
                             ctx,
                             v,
@@ -451,6 +452,14 @@ fn training_step(ctx: &Arc<GpuContext>, cfg: &FlowConfig, batch: usize, peak: f6
         list.len(),
         counts.join(", ")
     );
+    // Per-kernel GPU time of the same step, with the variant each matmul shape uses.
+    match profile(ctx, &list, 2) {
+        Ok(p) => println!(
+            "{}",
+            p.table(&format!("  profile (H={}, batch {batch})", cfg.hidden))
+        ),
+        Err(e) => println!("  profile failed: {e}"),
+    }
 }
 
 fn synthetic_images(n: usize, dim: usize) -> ImageSet {

@@ -207,3 +207,13 @@ fn wrong_input_sizes_are_errors_not_panics() {
     let err = flow.workspace(60_000_000).err().expect("too large a batch");
     assert!(err.to_string().contains("does not fit"), "{err}");
 }
+
+/// `Flow` and `GpuContext` can be shared between threads (issue: one flow serving several
+/// threads, e.g. a server drawing samples).
+#[test]
+fn flow_and_context_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<flowgpu::Flow>();
+    send_sync::<flowgpu::gpu::GpuContext>();
+    send_sync::<flowgpu::gpu::Dispatch>();
+}
