@@ -117,6 +117,9 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
             (resumed.options, Some(path))
         }
     };
+    // A model too large for the device is refused with its own message before tuning
+    // allocates matrices of its size.
+    Flow::check_fits(&ctx, &opts.flow)?;
     let cache = args.tune_cache.clone().unwrap_or_else(default_cache_dir);
     let tuned = tune(
         &ctx,
