@@ -17,7 +17,7 @@ use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
 use flowgpu::kernels::loss::{self, LossBuffers};
-use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
+use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
 use flowgpu::kernels::{coupling, density, peak, transform};
 use flowgpu::train::evaluate::evaluate;
@@ -100,30 +100,9 @@ fn copy_bandwidth(ctx: &GpuContext, floats: usize, target: f64) -> [f64; 3] {
 /// The three products of a linear layer `n_in -> n_out` at `batch`, as the step runs them.
 fn layer_matmuls(batch: usize, n_in: usize, n_out: usize) -> [Matmul; 3] {
     [
-        Matmul {
-            kind: MatmulKind::NN,
-            m: batch,
-            n: n_out,
-            k: n_in + 1,
-            a_ones: true,
-            epilogue: Epilogue::Relu,
-        },
-        Matmul {
-            kind: MatmulKind::TN,
-            m: n_in + 1,
-            n: n_out,
-            k: batch,
-            a_ones: true,
-            epilogue: Epilogue::None,
-        },
-        Matmul {
-            kind: MatmulKind::NT,
-            m: batch,
-            n: n_in,
-            k: n_out,
-            a_ones: false,
-            epilogue: Epilogue::ReluGrad,
-        },
+        Matmul::linear_forward(batch, n_in, n_out, true),
+        Matmul::weight_grad(batch, n_in, n_out),
+        Matmul::input_grad(batch, n_in, n_out, true),
     ]
 }
 
