@@ -34,7 +34,7 @@ fn default_preset_note(ctx: &GpuContext, preset: Preset) -> String {
         Preset::Quick => format!(
             "no --preset given and {} is a software adapter: training the quick preset \
              (H = 256, 9 epochs, about 11 minutes on 2 cores); --preset spec trains the \
-             exercise's full model (about 5 hours here)",
+             exercise's full model (about 4 hours here)",
             ctx.info().name
         ),
         _ => format!(
@@ -48,9 +48,9 @@ fn default_preset_note(ctx: &GpuContext, preset: Preset) -> String {
 /// Says how long the spec model would take on a software adapter, and what to run instead.
 fn warn_slow_spec(ctx: &GpuContext, opts: &TrainOptions) {
     // Forward + backward ~ 3 forward passes, 2 flops per multiply-add; a spec training step
-    // on lavapipe sustains about 11 GFLOP/s on 2 cores (`cargo bench`, BENCHMARKS.md).
+    // on lavapipe sustains about 15 GFLOP/s on 2 cores (`cargo bench`, BENCHMARKS.md).
     let flops = 6.0 * forward_macs(opts) * 50_000.0 * opts.epochs as f64;
-    let hours = flops / 11e9 / 3600.0;
+    let hours = flops / 15e9 / 3600.0;
     log(&format!(
         "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
          `--preset quick` finishes in about 11 minutes; the full budget wants a real GPU.",
