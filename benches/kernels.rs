@@ -16,10 +16,11 @@ use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
+use flowgpu::kernels::coupling::{self, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
-use flowgpu::kernels::{coupling, density, peak, transform};
+use flowgpu::kernels::{density, peak, transform};
 use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
@@ -283,9 +284,14 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
                 params,
                 &ws.log_scales,
                 l * batch * cfg.half(),
+                Some(NextInput {
+                    part: cfg.transformed_part(l),
+                    dst: &ws.mlps[l].input,
+                }),
             )
             .expect("coupling_forward")],
-            bytes: 4.0 * (2.0 * b * d + h_read + d + if affine { b * h } else { 0.0 }),
+            // and the next layer's half of the output, as in a step
+            bytes: 4.0 * (2.5 * b * d + h_read + d + if affine { b * h } else { 0.0 }),
         },
         Elementwise {
             name: "log_density",

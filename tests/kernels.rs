@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 use flowgpu::gpu::{GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, CouplingSite};
+use flowgpu::kernels::coupling::{self, CouplingSite, NextInput};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use flowgpu::kernels::matmul_shared;
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
@@ -437,6 +437,9 @@ fn coupling_layers_and_log_density_match_reference() {
                         "h",
                     )
                     .unwrap();
+                // Every layer but the last also writes the next layer's conditioner input.
+                let next_part = (l + 1 < cfg.layers).then(|| 1 - cfg.transformed_part(l + 1));
+                let next_t = ctx.zeros(&[batch, padded(cfg.half())], "next").unwrap();
                 let d = coupling::coupling_forward(
                     ctx,
                     &cfg,
@@ -446,6 +449,7 @@ fn coupling_layers_and_log_density_match_reference() {
                     &params,
                     &log_scales,
                     l * batch * cfg.half(),
+                    next_part.map(|part| NextInput { part, dst: &next_t }),
                 )
                 .unwrap();
                 ctx.submit(&[&d]);
@@ -456,6 +460,12 @@ fn coupling_layers_and_log_density_match_reference() {
                     err < 2e-6,
                     "coupling forward layer {l} {coupling:?} {mask:?}: err {err:e}"
                 );
+                if let Some(part) = next_part {
+                    // Exactly the split of the output (the values gather would copy).
+                    let got = unpad(&ctx.read(&next_t).unwrap(), batch, cfg.half());
+                    let want = r::gather_part(&cfg, part, &all[(l + 1) * n..(l + 2) * n], batch);
+                    assert_eq!(got, want, "next input of layer {l} {coupling:?} {mask:?}");
+                }
                 if let Some(s) = &trace.s {
                     let got = ctx.read(&log_scales).unwrap();
                     let at = l * batch * cfg.half();

@@ -181,7 +181,18 @@ pub struct CouplingSite {
     pub scale_offset: usize,
 }
 
-pub const COUPLING_FORWARD: Kernel<CouplingParams> = elementwise(
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/coupling_forward.wgsl.
+    pub struct CouplingForwardParams {
+        pub layer: CouplingParams,
+        pub next_part: u32,
+        pub next_ld: u32,
+        pub has_next: u32,
+        pub _pad: u32,
+    }
+}
+
+pub const COUPLING_FORWARD: Kernel<CouplingForwardParams> = elementwise(
     "coupling_forward.wgsl",
     include_str!("../../shaders/coupling_forward.wgsl"),
     &[
@@ -189,8 +200,17 @@ pub const COUPLING_FORWARD: Kernel<CouplingParams> = elementwise(
         read("h"),
         read("params"),
         write("log_scales"),
+        write("next_input"),
     ],
 );
+
+/// Where [`coupling_forward`] also writes the next layer's conditioner input: that layer's
+/// conditioning part of the output, `[batch, padded(D/2)]` (the split `gather` would do).
+#[derive(Clone, Copy)]
+pub struct NextInput<'a> {
+    pub part: usize,
+    pub dst: &'a GpuTensor,
+}
 
 pub const COUPLING_INVERSE: Kernel<CouplingParams> = elementwise(
     "coupling_inverse.wgsl",
@@ -198,8 +218,8 @@ pub const COUPLING_INVERSE: Kernel<CouplingParams> = elementwise(
     &[write("states"), read("h"), read("params")],
 );
 
-/// Forward coupling + scale; writes `states[out]` and (affine) the layer's bounded log-scales
-/// at `s_offset` in `log_scales`.
+/// Forward coupling + scale; writes `states[out]`, (affine) the layer's bounded log-scales
+/// at `s_offset` in `log_scales`, and, given `next`, the next layer's conditioner input.
 #[allow(clippy::too_many_arguments)]
 pub fn coupling_forward(
     ctx: &GpuContext,
@@ -210,15 +230,26 @@ pub fn coupling_forward(
     params: &GpuTensor,
     log_scales: &GpuTensor,
     s_offset: usize,
+    next: Option<NextInput<'_>>,
 ) -> Result<Dispatch> {
     assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
-    let p = CouplingParams::new(cfg, site, s_offset);
+    if let Some(n) = next {
+        assert!(n.part < 2 && n.dst.len() >= site.batch * padded(cfg.half()));
+    }
+    let p = CouplingForwardParams {
+        layer: CouplingParams::new(cfg, site, s_offset),
+        next_part: u(next.map_or(0, |n| n.part)),
+        next_ld: u(padded(cfg.half())),
+        has_next: next.is_some() as u32,
+        _pad: 0,
+    };
+    let next_input = next.map_or(ctx.unused(), |n| n.dst);
     let groups = groups_for(site.batch * cfg.dim, ctx.tiles().elementwise_wg);
     ctx.dispatch(
         &COUPLING_FORWARD,
         &[],
         &p,
-        &[states, h, params, log_scales],
+        &[states, h, params, log_scales, next_input],
         groups,
     )
 }

@@ -4,7 +4,7 @@
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::coupling::{self, CouplingSite};
+use crate::kernels::coupling::{self, CouplingSite, NextInput};
 use crate::kernels::density;
 use crate::kernels::matmul::{self, padded, Matmul};
 use crate::model::layout::ParamLayout;
@@ -142,18 +142,21 @@ impl Workspace {
         let mut out = Vec::new();
         for l in 0..cfg.layers {
             let site = self.site(layout, l);
-            let cond = 1 - cfg.transformed_part(l);
-            out.push(coupling::gather(
-                ctx,
-                cfg,
-                self.batch,
-                &self.states,
-                site.in_offset,
-                cond,
-                None,
-                params,
-                &self.mlps[l].input,
-            )?);
+            // Layer 0 splits its input here; every later layer's input half is written by
+            // the previous layer's coupling kernel (no gather dispatch).
+            if l == 0 {
+                out.push(coupling::gather(
+                    ctx,
+                    cfg,
+                    self.batch,
+                    &self.states,
+                    site.in_offset,
+                    1 - cfg.transformed_part(l),
+                    None,
+                    params,
+                    &self.mlps[l].input,
+                )?);
+            }
             self.record_mlp(ctx, layout, params, l, &mut out)?;
             let s_offset = l * self.batch * cfg.half();
             out.push(coupling::coupling_forward(
@@ -165,6 +168,10 @@ impl Workspace {
                 params,
                 &self.log_scales,
                 s_offset,
+                (l + 1 < cfg.layers).then(|| NextInput {
+                    part: 1 - cfg.transformed_part(l + 1),
+                    dst: &self.mlps[l + 1].input,
+                }),
             )?);
         }
         out.push(density::log_density(
