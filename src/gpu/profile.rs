@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::context::GpuContext;
 use crate::gpu::program::Dispatch;
 
@@ -141,20 +141,8 @@ pub fn profile(ctx: &GpuContext, program: &[&Dispatch], runs: usize) -> Result<P
         encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
         encoder.copy_buffer_to_buffer(&resolve, 0, &readback, 0, bytes);
         ctx.queue().submit(Some(encoder.finish()));
-        let slice = readback.slice(..);
-        let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = sender.send(r);
-        });
-        ctx.wait()?;
-        match pollster::block_on(receiver.receive()) {
-            Some(Ok(())) => {}
-            _ => return Err(Error::Gpu("reading the profile timestamps failed".into())),
-        }
         let ticks: Vec<u64> = {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("reading the profile timestamps: {e}")))?;
+            let view = ctx.map_for_reading(readback.slice(..))?;
             bytemuck::cast_slice(&view).to_vec()
         };
         readback.unmap();

@@ -213,6 +213,22 @@ impl GpuContext {
         }
         self.queue().submit(Some(encoder.finish()));
         let slice = staging.slice(..total);
+        let view = self.map_for_reading(slice)?;
+        let words: &[f32] = bytemuck::cast_slice(&view);
+        let mut out = Vec::with_capacity(tensors.len());
+        let mut at = 0;
+        for t in tensors {
+            out.push(words[at..at + t.len].to_vec());
+            at += t.byte_len() as usize / 4;
+        }
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Maps `slice` of a `MAP_READ` buffer whose copy has been submitted, waiting for the
+    /// device; unmap the buffer after dropping the view.
+    pub(crate) fn map_for_reading(&self, slice: wgpu::BufferSlice<'_>) -> Result<wgpu::BufferView> {
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = sender.send(r);
@@ -225,19 +241,9 @@ impl GpuContext {
             }
             None => return Err(Error::Gpu("the device dropped a readback request".into())),
         }
-        let view = slice
+        slice
             .get_mapped_range()
-            .map_err(|e| Error::Gpu(format!("reading back: {e}")))?;
-        let words: &[f32] = bytemuck::cast_slice(&view);
-        let mut out = Vec::with_capacity(tensors.len());
-        let mut at = 0;
-        for t in tensors {
-            out.push(words[at..at + t.len].to_vec());
-            at += t.byte_len() as usize / 4;
-        }
-        drop(view);
-        staging.unmap();
-        Ok(out)
+            .map_err(|e| Error::Gpu(format!("reading back: {e}")))
     }
 
     pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {

@@ -223,9 +223,15 @@ pub fn tune(
     }
     let key = cache_key(ctx);
     let path = cache_dir.map(|d| cache_file(d, ctx));
-    let cached = match (&path, mode) {
-        (Some(p), TuneMode::Auto) => read_cache(p, &key),
-        _ => Vec::new(),
+    // Read once: reused for this run in `Auto`, and kept for other shapes when rewriting.
+    let on_disk = path
+        .as_deref()
+        .map(|p| read_cache(p, &key))
+        .unwrap_or_default();
+    let cached: &[TunedShape] = if mode == TuneMode::Auto {
+        &on_disk
+    } else {
+        &[]
     };
     let candidates: Vec<MatmulVariant> = MatmulVariant::ALL
         .into_iter()
@@ -277,7 +283,7 @@ pub fn tune(
     ctx.set_matmul_choices(&choices)?;
     if let (Some(p), true) = (&path, report.timed > 0) {
         // Keep what the cache knew about other shapes (another batch size, another model).
-        let mut all = read_cache(p, &key);
+        let mut all = on_disk;
         all.retain(|c| !report.shapes.iter().any(|s| s.shape == c.shape));
         all.extend(report.shapes.iter().filter(|s| !s.ms.is_empty()).cloned());
         let text = serde_json::to_string_pretty(&CacheFile {
