@@ -26,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     // Rows of C (columns of the stored A) beyond the stored width read the ones row or zero.
     let stored_m = p.m - p.a_ones;
-    let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u) == vec4<u32>(stored_m) & vec4<bool>(p.a_ones == 1u));
+    let ones = select(vec4<f32>(0.0), vec4<f32>(1.0), (vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u) == vec4<u32>(stored_m)) & vec4<bool>(p.a_ones == 1u));
     let a_in_range = row0 < stored_m;
     var acc0 = mat4x4<f32>();
     var acc1 = mat4x4<f32>();
