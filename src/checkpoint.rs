@@ -194,8 +194,13 @@ pub fn config_of(meta: &HashMap<String, String>, path: &Path) -> Result<FlowConf
 /// shape, and every value finite.
 pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, with_adam, path)
+}
+
+/// [`load`] from the file's bytes (the browser fetches them); `path` names them in errors.
+pub fn from_bytes(bytes: &[u8], with_adam: bool, path: &Path) -> Result<Checkpoint> {
     let bad = |what: String| Error::Checkpoint(format!("{}: {what}", path.display()));
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let meta = header.metadata().clone().unwrap_or_default();
     check_format(&meta, path)?;
@@ -210,7 +215,7 @@ pub fn load(path: &Path, with_adam: bool) -> Result<Checkpoint> {
             bytes.len()
         )));
     }
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
     let mut non_finite = NonFinite::default();
     let mut params = FlowParams::zeros(&config);
     read_into(&st, "", &mut params, path, &mut non_finite)?;

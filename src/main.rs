@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use flowgpu::cli::adapter_arg::AdapterArg;
 use flowgpu::cli::commands::{self, ReportFlags};
+use flowgpu::cli::export_web::{export_web, ExportWeb};
 use flowgpu::cli::train_args::TrainArgs;
 use flowgpu::cli::value_checks::{
     image_pairs, temperature, u32_in, usize_in, ImagePairs, MAX_DRAWS, MAX_FIGURE_IMAGES, MAX_SCALE,
@@ -85,6 +86,21 @@ enum Command {
         #[arg(long, default_value = "interpolations.png")]
         out: PathBuf,
     },
+    /// A static site that explores the model in a browser on WebGPU (samples, the layer
+    /// stages, interpolation, kernel conformance). Needs the wasm build: scripts/build-web.sh.
+    ExportWeb {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The folder to write (created; files in it are replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Test digits offered for interpolation.
+        #[arg(long, allow_hyphen_values = true, default_value_t = 300, value_parser = usize_in(2, 10_000))]
+        images: usize,
+        /// The wasm build to copy (default: web/pkg of this source tree).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
     /// Regenerate every figure and report.md / report.html of a run from its checkpoint.
     Report {
         #[arg(long)]
@@ -143,6 +159,30 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
             let pairs = pairs.map(|p| p.0);
             commands::run_interpolate(ctx, &checkpoint, pairs, steps, scale, &out)?;
             println!("{}", out.display());
+        }
+        Command::ExportWeb {
+            checkpoint,
+            out,
+            images,
+            bundle,
+        } => {
+            let files = export_web(
+                ctx,
+                &ExportWeb {
+                    checkpoint,
+                    out: out.clone(),
+                    images,
+                    bundle,
+                },
+            )?;
+            println!(
+                "wrote {} files to {}; serve them with
+  python3 -m http.server -d {} -b 127.0.0.1 8000
+and open http://127.0.0.1:8000/ in a browser with WebGPU",
+                files.len(),
+                out.display(),
+                out.display()
+            );
         }
         Command::Report {
             checkpoint,

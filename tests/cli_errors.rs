@@ -13,9 +13,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
 use common::context;
+use flowgpu::checkpoint;
 use flowgpu::config::{AdamConfig, FlowConfig};
 use flowgpu::data::DatasetName;
-use flowgpu::train::checkpoint;
 use flowgpu::train::options::NanPolicy;
 use flowgpu::train::run::{train, TrainOptions, LAST};
 use flowgpu::train::schedule::DecayKind;

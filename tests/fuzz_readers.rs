@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use flowgpu::checkpoint;
 use flowgpu::config::FlowConfig;
 use flowgpu::data::idx;
-use flowgpu::train::checkpoint;
 use flowgpu::FlowParams;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use flowgpu::train::checkpoint;
+use flowgpu::checkpoint;
 use flowgpu::train::run::{checkpoint_run_info, LAST};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 

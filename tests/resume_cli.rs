@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use flowgpu::train::checkpoint;
+use flowgpu::checkpoint;
 use flowgpu::train::run::{checkpoint_run_info, BEST, LAST};
 
 fn scratch(name: &str) -> PathBuf {

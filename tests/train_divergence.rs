@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use common::context;
+use flowgpu::checkpoint;
 use flowgpu::config::{AdamConfig, FlowConfig};
 use flowgpu::data::{self, DatasetName};
 use flowgpu::error::Error;
-use flowgpu::train::checkpoint;
 use flowgpu::train::options::NanPolicy;
 use flowgpu::train::run::{checkpoint_run_info, train, TrainOptions, LAST};
 use flowgpu::train::schedule::DecayKind;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::checkpoint;
 use crate::cli::resume_options::resume_options;
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
@@ -15,7 +16,6 @@ use crate::report::figures::{
     interpolation_grid, layers_grid, pairs_by_label, sample_grid, DEFAULT_PAIR_LABELS,
 };
 use crate::report::run_report::{write_run_report, RunReport};
-use crate::train::checkpoint;
 use crate::train::evaluate::{evaluate, Likelihood};
 use crate::train::gpu_data::GpuImages;
 use crate::train::profile::profile_training_step;
@@ -193,7 +193,7 @@ pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
     Ok(Loaded { flow, opts, state })
 }
 
-fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
+pub fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
     let dir = opts.data_dir();
     data::ensure_dataset(opts.dataset, &dir, &mut log)?;
     let test = data::load_splits(opts.dataset, &dir)?.test;

@@ -125,6 +125,20 @@ fn type_rank(t: wgpu::DeviceType) -> u32 {
 }
 
 fn describe_info(info: &wgpu::AdapterInfo) -> String {
+    // A browser may keep the name to itself (WebGPU's adapter info is privacy-limited).
+    if info.name.is_empty() && info.backend == wgpu::Backend::BrowserWebGpu {
+        let about = [info.driver.as_str(), info.driver_info.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return format!(
+            "the browser's WebGPU adapter ({:?}{}{})",
+            info.device_type,
+            if about.is_empty() { "" } else { ", " },
+            about
+        );
+    }
     format!(
         "{} ({:?}, {:?}, driver {} {})",
         info.name, info.device_type, info.backend, info.driver, info.driver_info
@@ -133,21 +147,26 @@ fn describe_info(info: &wgpu::AdapterInfo) -> String {
 
 impl GpuContext {
     /// Adapter chosen by `FLOWGPU_ADAPTER` (default `auto`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn from_env() -> Result<Self> {
         Self::new(&AdapterChoice::from_env())
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(choice: &AdapterChoice) -> Result<Self> {
         pollster::block_on(Self::new_async(choice, None))
     }
 
     /// Like [`GpuContext::new`] but with given tile sizes instead of the adapter's default
     /// (tests run every kernel under several tile variants).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_tiles(choice: &AdapterChoice, tiles: TileConfig) -> Result<Self> {
         pollster::block_on(Self::new_async(choice, Some(tiles)))
     }
 
-    async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
+    /// Opens the adapter `choice` names (the browser's one adapter on the web) with the
+    /// given tile sizes, or the adapter's default when `None`.
+    pub async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
         // Native APIs first; the GL backend (whose EGL probing of display servers can print
         // to stderr) is only started when they offer no adapter that fits the choice.
         let wanted = wgpu::InstanceDescriptor::new_without_display_handle_from_env().backends;
@@ -322,10 +341,16 @@ impl GpuContext {
 
     /// Waits for all submitted work; a lost device, or a device error no scope caught since
     /// the last wait, becomes an error instead of a hang or a panic.
+    /// On the web the browser runs the queue by itself and this returns at once.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the device failed: {e}")))?;
+        self.errors.take()
+    }
+
+    /// The device error kept since the last wait, if any (see [`DeviceErrors`]).
+    pub fn take_device_errors(&self) -> Result<()> {
         self.errors.take()
     }
 }

@@ -54,18 +54,47 @@ impl GpuContext {
         what: impl FnOnce() -> String,
         make: impl FnOnce() -> T,
     ) -> Result<T> {
-        let oom = self
-            .device()
-            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self
-            .device()
-            .push_error_scope(wgpu::ErrorFilter::Validation);
-        let value = make();
-        let invalid = pollster::block_on(validation.pop());
-        let out_of_memory = pollster::block_on(oom.pop());
-        match out_of_memory.or(invalid) {
+        let (value, error) = scoped(
+            self.device(),
+            &[
+                wgpu::ErrorFilter::OutOfMemory,
+                wgpu::ErrorFilter::Validation,
+            ],
+            make,
+        );
+        match error {
             None => Ok(value),
             Some(e) => Err(Error::Gpu(format!("{} failed: {e}", what()))),
         }
+    }
+}
+
+/// Runs `make` inside one error scope per filter and returns the first error caught, the
+/// last filter's first. A scope's result only arrives as a future: native code blocks on
+/// it; on the web nothing may block, so there no scope is pushed and an error reaches the
+/// uncaptured handler instead, to be returned by the next read.
+pub(crate) fn scoped<T>(
+    device: &wgpu::Device,
+    filters: &[wgpu::ErrorFilter],
+    make: impl FnOnce() -> T,
+) -> (T, Option<wgpu::Error>) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let scopes: Vec<_> = filters
+            .iter()
+            .map(|&f| device.push_error_scope(f))
+            .collect();
+        let value = make();
+        let mut first = None;
+        for scope in scopes.into_iter().rev() {
+            let e = pollster::block_on(scope.pop());
+            first = first.or(e);
+        }
+        (value, first)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (device, filters);
+        (make(), None)
     }
 }

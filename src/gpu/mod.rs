@@ -9,6 +9,7 @@ pub mod context;
 pub mod device_errors;
 pub mod kernel;
 pub mod pipeline;
+#[cfg(feature = "native")]
 pub mod profile;
 pub mod program;
 pub mod reflect;

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::gpu::kernel::{Access, AnyKernel, Workgroup};
+use crate::gpu::device_errors::scoped;
+use crate::gpu::kernel::{Access, AnyKernel, KernelInfo, Workgroup};
 use crate::gpu::reflect;
 use crate::gpu::tiles::TileConfig;
 
@@ -91,10 +92,43 @@ fn build(
             info.features - device.features()
         )));
     }
-    let source = info.full_source();
-    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let source = web_directives(info) + &info.full_source();
+    let (built, error) = scoped(device, &[wgpu::ErrorFilter::Validation], || {
+        make(device, tiles, info, &iface, &label, source, overrides)
+    });
+    if let Some(err) = error {
+        return Err(Error::Gpu(format!("building kernel {label} failed: {err}")));
+    }
+    let (pipeline, layout) = built;
+    Ok(Pipeline {
+        pipeline,
+        layout,
+        label,
+    })
+}
+
+/// WGSL `enable` directives the browser's compiler (Tint) requires and naga 30 does not
+/// parse yet: `subgroups` for the kernels that use subgroup built-ins.
+fn web_directives(info: &KernelInfo) -> String {
+    if cfg!(target_arch = "wasm32") && info.features.contains(wgpu::Features::SUBGROUP) {
+        "enable subgroups;\n".into()
+    } else {
+        String::new()
+    }
+}
+
+/// The shader module, bind group layout and pipeline of one kernel.
+fn make(
+    device: &wgpu::Device,
+    tiles: &TileConfig,
+    info: &KernelInfo,
+    iface: &reflect::Interface,
+    label: &str,
+    source: String,
+    overrides: &[(&'static str, f64)],
+) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(&label),
+        label: Some(label),
         source: wgpu::ShaderSource::Wgsl(source.into()),
     });
     let mut entries = vec![wgpu::BindGroupLayoutEntry {
@@ -122,18 +156,18 @@ fn build(
         });
     }
     let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some(&label),
+        label: Some(label),
         entries: &entries,
     });
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some(&label),
+        label: Some(label),
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
     let mut constants = workgroup_overrides(info.workgroup, tiles);
     constants.extend_from_slice(overrides);
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(&label),
+        label: Some(label),
         layout: Some(&pipeline_layout),
         module: &module,
         entry_point: Some(info.entry),
@@ -143,12 +177,5 @@ fn build(
         },
         cache: None,
     });
-    if let Some(err) = pollster::block_on(scope.pop()) {
-        return Err(Error::Gpu(format!("building kernel {label} failed: {err}")));
-    }
-    Ok(Pipeline {
-        pipeline,
-        layout,
-        label,
-    })
+    (pipeline, layout)
 }

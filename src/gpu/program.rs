@@ -49,6 +49,15 @@ impl Dispatch {
         self
     }
 
+    /// The `file:entry` of this kernel and of the passes chained after it.
+    pub fn kernels(&self) -> Vec<String> {
+        let mut out = vec![self.pipeline.label.clone()];
+        for next in &self.then {
+            out.extend(next.kernels());
+        }
+        out
+    }
+
     /// The kernel's `file:entry` and the detail, for profiles.
     pub fn describe(&self) -> String {
         if self.detail.is_empty() {

@@ -174,9 +174,16 @@ impl GpuContext {
     }
 
     /// Reads tensors back to the host in one submit and one wait, through one staging
-    /// buffer that is kept and grown as needed.
+    /// buffer that is kept and grown as needed. Blocks until the device is done; on the web,
+    /// where nothing may block, use [`GpuContext::read_many_async`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_many(&self, tensors: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
-        // Mapped ranges are multiples of 8 bytes.
+        pollster::block_on(self.read_many_async(tensors))
+    }
+
+    /// [`GpuContext::read_many`] as a future: on native it waits for the device inside,
+    /// on the web it resolves when the browser has mapped the buffer.
+    pub async fn read_many_async(&self, tensors: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
         let total: u64 = tensors
             .iter()
             .map(|t| t.byte_len())
@@ -184,22 +191,21 @@ impl GpuContext {
             .max(8)
             .div_ceil(8)
             * 8;
-        let mut cached = self
+        // Taken out of its slot while mapped (and put back after), so that no lock is held
+        // across the await: a second read meanwhile makes its own buffer.
+        let kept = self
             .staging
             .lock()
-            .map_err(|_| Error::Gpu("the readback buffer was poisoned by a panic".into()))?;
-        let staging = match cached.as_ref() {
-            Some(b) if b.size() >= total => b.clone(),
-            _ => {
-                let b = Arc::new(self.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("readback"),
-                    size: total.next_power_of_two(),
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }));
-                *cached = Some(b.clone());
-                b
-            }
+            .map_err(|_| Error::Gpu("the readback buffer was poisoned by a panic".into()))?
+            .take();
+        let staging = match kept {
+            Some(b) if b.size() >= total => b,
+            _ => Arc::new(self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: total.next_power_of_two(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })),
         };
         let mut encoder = self
             .device()
@@ -213,7 +219,7 @@ impl GpuContext {
         }
         self.queue().submit(Some(encoder.finish()));
         let slice = staging.slice(..total);
-        let view = self.map_for_reading(slice)?;
+        let view = self.map_for_reading_async(slice).await?;
         let words: &[f32] = bytemuck::cast_slice(&view);
         let mut out = Vec::with_capacity(tensors.len());
         let mut at = 0;
@@ -223,18 +229,34 @@ impl GpuContext {
         }
         drop(view);
         staging.unmap();
+        if let Ok(mut slot) = self.staging.lock() {
+            *slot = Some(staging);
+        }
         Ok(out)
     }
 
     /// Maps `slice` of a `MAP_READ` buffer whose copy has been submitted, waiting for the
     /// device; unmap the buffer after dropping the view.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn map_for_reading(&self, slice: wgpu::BufferSlice<'_>) -> Result<wgpu::BufferView> {
+        pollster::block_on(self.map_for_reading_async(slice))
+    }
+
+    /// Maps `slice` for reading. On native, `wait` drives the device until the callback has
+    /// run; on the web the browser calls it from its event loop while this future waits.
+    /// Device errors kept since the last wait come back here either way.
+    pub(crate) async fn map_for_reading_async(
+        &self,
+        slice: wgpu::BufferSlice<'_>,
+    ) -> Result<wgpu::BufferView> {
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = sender.send(r);
         });
         self.wait()?;
-        match pollster::block_on(receiver.receive()) {
+        let mapped = receiver.receive().await;
+        self.take_device_errors()?;
+        match mapped {
             Some(Ok(())) => {}
             Some(Err(e)) => {
                 return Err(Error::Gpu(format!("mapping a readback buffer failed: {e}")))
@@ -246,7 +268,12 @@ impl GpuContext {
             .map_err(|e| Error::Gpu(format!("reading back: {e}")))
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
         Ok(self.read_many(&[t])?.remove(0))
+    }
+
+    pub async fn read_async(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        Ok(self.read_many_async(&[t]).await?.remove(0))
     }
 }

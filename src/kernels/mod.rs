@@ -21,6 +21,7 @@ pub mod matmul_shared;
 pub mod optimizer;
 pub mod peak;
 pub mod transform;
+#[cfg(feature = "native")]
 pub mod tune;
 
 use crate::gpu::kernel::{AnyKernel, SharedConst};

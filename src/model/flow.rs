@@ -86,6 +86,7 @@ impl Flow {
     }
 
     /// Reads the parameters back to the host.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn read_params(&self) -> Result<FlowParams> {
         Ok(self.layout.unpack(&self.ctx.read(&self.params)?))
     }

@@ -2,6 +2,7 @@
 //! buffers and programs ([`workspace`]) and the public [`flow::Flow`].
 
 pub mod backprop;
+pub mod explore;
 pub mod flow;
 pub mod layout;
 pub mod likelihood;

@@ -1,9 +1,8 @@
 //! Training: the options of a run ([`options`]), the GPU-resident dataset ([`gpu_data`]), one
 //! fused training step ([`step`]), evaluation ([`evaluate`]), learning-rate schedules
 //! ([`schedule`]), the run's seeds ([`seeds`]), its starting point ([`start`]), checkpoints
-//! ([`checkpoint`]) and the files a run writes ([`run_files`]), and the training loop ([`run`]).
+//! ([`crate::checkpoint`]) and the files a run writes ([`run_files`]), and the training loop ([`run`]).
 
-pub mod checkpoint;
 pub mod evaluate;
 pub mod gpu_data;
 pub mod options;

@@ -12,13 +12,13 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic_write::write_atomic;
+use crate::checkpoint::{self, Checkpoint};
 use crate::data::Splits;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::model::likelihood::nats_to_bpd;
 use crate::model::Flow;
 use crate::report::metrics::{MetricKind, MetricRow, MetricsWriter};
-use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::evaluate::{evaluate, Likelihood};
 use crate::train::gpu_data::GpuImages;
 use crate::train::run_files::{save_checkpoint, write_summary};

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::checkpoint;
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
 use crate::model::Flow;
-use crate::train::checkpoint;
 use crate::train::options::{describe_model, TrainOptions};
 use crate::train::run::{TrainOutcome, TrainState};
 use crate::train::step::TrainStep;

@@ -2,6 +2,8 @@
 //! helpers to move padded matrices between host and GPU.
 #![allow(dead_code)]
 
+pub mod strokes;
+
 use std::sync::{Arc, OnceLock};
 
 use flowgpu::gpu::{AdapterChoice, GpuContext, TileConfig};

@@ -1,0 +1,330 @@
+//! Runs conformance fixtures on a device and judges them. Async, so that the browser can
+//! await its readbacks; native callers block on it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::conformance::{max_mixed_err, rel_norm_err, Fixture, Metric, Op, Report};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulVariant};
+use crate::kernels::loss::{self, LossBuffers};
+use crate::kernels::matmul::{self, padded, Epilogue, Matmul};
+use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
+use crate::kernels::transform;
+use crate::model::backprop::Backprop;
+use crate::model::layout::ParamLayout;
+use crate::model::Flow;
+
+/// Outputs of one run, by name, and the kernels it dispatched.
+struct Run {
+    outputs: BTreeMap<String, Vec<f32>>,
+    kernels: BTreeSet<String>,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self {
+            outputs: BTreeMap::new(),
+            kernels: BTreeSet::new(),
+        }
+    }
+
+    fn saw(&mut self, dispatches: &[&Dispatch]) {
+        for d in dispatches {
+            for k in d.kernels() {
+                self.kernels.insert(k);
+            }
+        }
+    }
+}
+
+/// Runs every fixture (a matmul once per variant this device runs) and judges it.
+pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report> {
+    let mut out = Vec::new();
+    for f in fixtures {
+        match &f.op {
+            Op::Matmul { kind, .. } => {
+                for variant in MatmulVariant::ALL {
+                    if !(variant.applies_to(*kind)
+                        && variant.runs_on(ctx.features(), ctx.info())
+                        && variant.fits(ctx.limits()))
+                    {
+                        continue;
+                    }
+                    let name = format!("{} [{variant:?}]", f.name);
+                    let run = scoped(ctx, run_matmul(ctx, f, variant)).await;
+                    out.push(judge(f, name, run));
+                }
+            }
+            _ => out.push(judge(f, f.name.clone(), scoped(ctx, run_one(ctx, f)).await)),
+        }
+    }
+    out
+}
+
+/// Runs `work` inside a validation error scope, so that a shader the device rejects fails
+/// its own case with the compiler's message (and not the next case's readback).
+async fn scoped(
+    ctx: &GpuContext,
+    work: impl std::future::Future<Output = Result<Run>>,
+) -> Result<Run> {
+    let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
+    let run = work.await;
+    match scope.pop().await {
+        Some(e) => Err(Error::Gpu(format!("the device rejected the work: {e}"))),
+        None => run,
+    }
+}
+
+fn judge(f: &Fixture, name: String, run: Result<Run>) -> Report {
+    let run = match run {
+        Ok(r) => r,
+        Err(e) => {
+            return Report {
+                name,
+                kernels: Vec::new(),
+                outputs: Vec::new(),
+                passed: false,
+                failure: Some(e.to_string()),
+            }
+        }
+    };
+    let mut outputs = Vec::new();
+    for (key, want) in &f.expected {
+        let bound = f.bounds.get(key).copied().unwrap_or(0.0);
+        let err = match run.outputs.get(key) {
+            None => f64::INFINITY,
+            Some(got) => match f.metric {
+                Metric::MixedMax => max_mixed_err(got, want),
+                Metric::RelNormPerTensor => per_tensor_err(&f.op, got, want),
+            },
+        };
+        outputs.push((key.clone(), err, bound));
+    }
+    Report {
+        name,
+        kernels: run.kernels.into_iter().collect(),
+        passed: outputs.iter().all(|(_, e, b)| e < b),
+        outputs,
+        failure: None,
+    }
+}
+
+/// Largest relative error in norm over the tensors of the fixture's parameter layout.
+fn per_tensor_err(op: &Op, got: &[f32], want: &[f32]) -> f64 {
+    let config = match op {
+        Op::Gradients { config, .. } | Op::Adam { config, .. } => config,
+        _ => return rel_norm_err(got, want),
+    };
+    let layout = ParamLayout::new(config);
+    if got.len() != layout.len || want.len() != layout.len {
+        return f64::INFINITY;
+    }
+    let (g, w) = (layout.unpack(got), layout.unpack(want));
+    g.named_tensors()
+        .iter()
+        .zip(w.named_tensors().iter())
+        .map(|((_, _, a), (_, _, b))| rel_norm_err(a, b))
+        .fold(0.0, f64::max)
+}
+
+fn input<'a>(f: &'a Fixture, key: &str) -> Result<&'a [f32]> {
+    f.inputs
+        .get(key)
+        .map(Vec::as_slice)
+        .ok_or_else(|| Error::Config(format!("fixture {} has no input '{key}'", f.name)))
+}
+
+fn upload(ctx: &GpuContext, f: &Fixture, key: &str) -> Result<GpuTensor> {
+    let v = input(f, key)?;
+    ctx.upload(v, &[v.len()], key)
+}
+
+async fn run_matmul(ctx: &Arc<GpuContext>, f: &Fixture, variant: MatmulVariant) -> Result<Run> {
+    let Op::Matmul {
+        kind,
+        m,
+        n,
+        k,
+        a_ones,
+        epilogue,
+    } = &f.op
+    else {
+        return Err(Error::Config("not a matmul fixture".into()));
+    };
+    let epilogue = match epilogue.as_str() {
+        "none" => Epilogue::None,
+        "relu" => Epilogue::Relu,
+        "relu_grad" => Epilogue::ReluGrad,
+        other => return Err(Error::Config(format!("unknown epilogue '{other}'"))),
+    };
+    let mm = Matmul {
+        kind: *kind,
+        m: *m,
+        n: *n,
+        k: *k,
+        a_ones: *a_ones,
+        epilogue,
+    };
+    let a = upload(ctx, f, "a")?;
+    let b = upload(ctx, f, "b")?;
+    let aux = match f.inputs.get("aux") {
+        Some(_) => Some(upload(ctx, f, "aux")?),
+        None => None,
+    };
+    let [_, _, (rows, cols)] = mm.stored_shapes();
+    let c = ctx.zeros(&[rows, padded(cols)], "c")?;
+    let d = matmul::matmul_with(ctx, variant, mm, &a, &b, &c, aux.as_ref())?;
+    ctx.submit(&[&d]);
+    let mut run = Run::new();
+    run.saw(&[&d]);
+    run.outputs.insert("c".into(), ctx.read_async(&c).await?);
+    Ok(run)
+}
+
+async fn run_one(ctx: &Arc<GpuContext>, f: &Fixture) -> Result<Run> {
+    let mut run = Run::new();
+    match &f.op {
+        Op::Matmul { .. } => unreachable!("matmuls run per variant"),
+        Op::Dequantize {
+            pre,
+            dim,
+            seed,
+            noise,
+        } => {
+            let mut bytes: Vec<u8> = input(f, "pixels")?.iter().map(|&p| p as u8).collect();
+            bytes.resize(bytes.len().div_ceil(4) * 4, 0);
+            let words: Vec<u32> = bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let indices: Vec<u32> = input(f, "indices")?.iter().map(|&i| i as u32).collect();
+            let batch = indices.len();
+            let pixels = ctx.upload_words(&words, &[words.len()], "pixels")?;
+            let indices = ctx.upload_words(&indices, &[batch], "indices")?;
+            let x = ctx.zeros(&[batch * dim], "x")?;
+            let pre_logdet = ctx.zeros(&[batch], "pre_logdet")?;
+            let back = ctx.zeros(&[batch * dim], "pixels_back")?;
+            let params = transform::dequantize_params(*pre, batch, *dim, *seed, *noise);
+            let d1 = transform::dequantize(ctx, params, &pixels, &indices, &x, &pre_logdet)?;
+            let d2 = transform::to_pixels(ctx, *pre, batch * dim, &x, 0, &back)?;
+            ctx.submit(&[&d1, &d2]);
+            run.saw(&[&d1, &d2]);
+            let mut got = ctx.read_many_async(&[&x, &pre_logdet, &back]).await?;
+            run.outputs.insert("pixels_back".into(), got.remove(2));
+            run.outputs.insert("pre_logdet".into(), got.remove(1));
+            run.outputs.insert("x".into(), got.remove(0));
+        }
+        Op::Gaussian {
+            count,
+            seed,
+            temperature,
+        } => {
+            let z = ctx.zeros(&[*count], "z")?;
+            let d = transform::gaussian(ctx, *count, *seed, *temperature, &z, 0)?;
+            ctx.submit(&[&d]);
+            run.saw(&[&d]);
+            run.outputs.insert("z".into(), ctx.read_async(&z).await?);
+        }
+        Op::Forward { config, batch } => {
+            let flow = flow_of(ctx, f, config)?;
+            let x = upload(ctx, f, "x")?;
+            let (z, logdet) = flow.forward(&x)?;
+            let ll = flow.log_likelihood(&x)?;
+            run.saw(&flow.workspace(*batch)?.forward());
+            let mut got = ctx.read_many_async(&[&z, &logdet, &ll]).await?;
+            run.outputs.insert("log_likelihood".into(), got.remove(2));
+            run.outputs.insert("logdet".into(), got.remove(1));
+            run.outputs.insert("z".into(), got.remove(0));
+        }
+        Op::Inverse { config, batch } => {
+            let flow = flow_of(ctx, f, config)?;
+            let z = upload(ctx, f, "z")?;
+            let stages = flow.inverse_with_stages(&z)?;
+            run.saw(&flow.workspace(*batch)?.inverse());
+            let refs: Vec<&GpuTensor> = stages.iter().collect();
+            for (i, s) in ctx.read_many_async(&refs).await?.into_iter().enumerate() {
+                run.outputs.insert(format!("stage_{i}"), s);
+            }
+        }
+        Op::Gradients { config, batch } => {
+            let batch = *batch;
+            let flow = flow_of(ctx, f, config)?;
+            let ws = flow.workspace(batch)?;
+            let bp = Backprop::new(ctx, flow.layout(), flow.params_tensor(), &ws)?;
+            let x = input(f, "x")?;
+            ctx.write(&ws.states.view(0, &[batch * config.dim]), x);
+            // The flow's own loss: no pixel transform here.
+            let pre_logdet = ctx.zeros(&[batch], "pre_logdet")?;
+            let nll = ctx.zeros(&[batch], "nll")?;
+            let sums = ctx.zeros(&[2], "sums")?;
+            let seed = loss::loss(
+                ctx,
+                batch,
+                config.dim,
+                ws.state_offset(config, config.layers),
+                LossBuffers {
+                    density: &ws.density,
+                    pre_logdet: &pre_logdet,
+                    states: &ws.states,
+                    nll: &nll,
+                    sums: &sums,
+                    grad_z: Some(&bp.grad_z),
+                },
+            )?;
+            let mut list = ws.forward();
+            list.extend(seed.iter());
+            list.extend(bp.dispatches());
+            ctx.submit(&list);
+            run.saw(&list);
+            run.outputs
+                .insert("grads".into(), ctx.read_async(&bp.grads).await?);
+        }
+        Op::Adam {
+            config,
+            adam,
+            step,
+            lr,
+        } => {
+            let len = ParamLayout::new(config).len;
+            let p = upload(ctx, f, "params")?;
+            let g = upload(ctx, f, "grads")?;
+            let m = upload(ctx, f, "m")?;
+            let v = upload(ctx, f, "v")?;
+            let sums = ctx.zeros(&[NORM_SLOTS], "norm")?;
+            let [n1, n2] = optimizer::grad_norm(ctx, &g, &sums)?;
+            let a = optimizer::adam(
+                ctx,
+                AdamParams::for_step(adam, len, *step, *lr),
+                &p,
+                &g,
+                &m,
+                &v,
+                &sums,
+            )?;
+            ctx.submit(&[&n1, &n2, &a]);
+            run.saw(&[&n1, &n2, &a]);
+            let mut got = ctx.read_many_async(&[&sums, &p, &m, &v]).await?;
+            run.outputs.insert("v".into(), got.remove(3));
+            run.outputs.insert("m".into(), got.remove(2));
+            run.outputs.insert("params".into(), got.remove(1));
+            run.outputs
+                .insert("norm".into(), vec![got[0][NORM_PARTIALS]]);
+        }
+    }
+    Ok(run)
+}
+
+fn flow_of(ctx: &Arc<GpuContext>, f: &Fixture, config: &crate::FlowConfig) -> Result<Flow> {
+    let layout = ParamLayout::new(config);
+    let packed = input(f, "params")?;
+    if packed.len() != layout.len {
+        return Err(Error::Config(format!(
+            "fixture {}: {} parameters, the layout holds {}",
+            f.name,
+            packed.len(),
+            layout.len
+        )));
+    }
+    Flow::new(ctx.clone(), &layout.unpack(packed))
+}
