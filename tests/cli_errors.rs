@@ -164,6 +164,20 @@ const CASES: &[Case] = &[
     flowgpu("interpolate --checkpoint {ck} --pairs 1-2", "--pairs"),
     flowgpu("interpolate --checkpoint {ck} --pairs 1:x", "--pairs"),
     flowgpu("interpolate --checkpoint {ck} --steps 1", "--steps"),
+    // export-web
+    flowgpu(
+        "export-web --checkpoint {dir}/missing.safetensors --out {dir}/site",
+        "missing.safetensors",
+    ),
+    flowgpu(
+        "export-web --checkpoint {junk} --out {dir}/site",
+        "not a safetensors file",
+    ),
+    flowgpu(
+        "export-web --checkpoint {ck} --out {dir}/site --bundle {dir}/nowhere",
+        "scripts/build-web.sh",
+    ),
+    flowgpu("export-web --checkpoint {ck} --out {dir}/site --images 0", "--images"),
     // report
     flowgpu(
         "report --checkpoint {ck} --pairs 0:5000",

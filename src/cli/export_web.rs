@@ -90,6 +90,7 @@ fn summary_bits_per_dim(path: &Path) -> Option<f64> {
 
 /// Writes the site; returns its files.
 pub fn export_web(ctx: Arc<GpuContext>, args: &ExportWeb) -> Result<Vec<PathBuf>> {
+    let l = load_checkpoint(ctx.clone(), &args.checkpoint)?;
     let bundle = args.bundle.clone().unwrap_or_else(default_bundle_dir);
     for f in BUNDLE_FILES {
         if !bundle.join(f).is_file() {
@@ -100,7 +101,6 @@ pub fn export_web(ctx: Arc<GpuContext>, args: &ExportWeb) -> Result<Vec<PathBuf>
             )));
         }
     }
-    let l = load_checkpoint(ctx.clone(), &args.checkpoint)?;
     let test = test_set(&l.opts)?.take(args.images);
     if test.is_empty() {
         return Err(Error::Data("the test set is empty".into()));
