@@ -177,7 +177,10 @@ const CASES: &[Case] = &[
         "export-web --checkpoint {ck} --out {dir}/site --bundle {dir}/nowhere",
         "scripts/build-web.sh",
     ),
-    flowgpu("export-web --checkpoint {ck} --out {dir}/site --images 0", "--images"),
+    flowgpu(
+        "export-web --checkpoint {ck} --out {dir}/site --images 0",
+        "--images",
+    ),
     // report
     flowgpu(
         "report --checkpoint {ck} --pairs 0:5000",

@@ -85,10 +85,22 @@ pub struct Fixture {
     pub bounds: BTreeMap<String, f64>,
 }
 
+/// What a report checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Check {
+    /// The kernels ran on the fixture's inputs and were compared with the reference.
+    Ran,
+    /// The kernel was only compiled (no fixture can run it on this device).
+    CompiledOnly,
+    /// The device lacks a feature the kernel needs.
+    NotRun,
+}
+
 /// One fixture's verdict on one device (a matmul fixture gives one per variant).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub name: String,
+    pub check: Check,
     /// The shaders the run dispatched.
     pub kernels: Vec<String>,
     /// `(output, error, bound)` for every output.

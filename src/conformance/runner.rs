@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::conformance::{max_mixed_err, rel_norm_err, Fixture, Metric, Op, Report};
+use crate::conformance::{max_mixed_err, rel_norm_err, Check, Fixture, Metric, Op, Report};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulVariant};
 use crate::kernels::loss::{self, LossBuffers};
@@ -59,6 +59,70 @@ pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report>
             _ => out.push(judge(f, f.name.clone(), scoped(ctx, run_one(ctx, f)).await)),
         }
     }
+    out.extend(compile_the_rest(ctx, &out).await);
+    out
+}
+
+/// Every kernel no fixture dispatched here (the benchmark probes; the subgroup matmuls on a
+/// device whose subgroups are too narrow for them) is at least compiled by the device, and
+/// one the device lacks a feature for is listed with the reason.
+async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
+    let dispatched: BTreeSet<&str> = reports
+        .iter()
+        .filter(|r| r.check == Check::Ran)
+        .flat_map(|r| r.kernels.iter())
+        .map(|k| k.split(':').next().unwrap_or_default())
+        .collect();
+    let mut out = Vec::new();
+    for kernel in crate::kernels::ALL {
+        let info = kernel.info();
+        if dispatched.contains(info.file) {
+            continue;
+        }
+        let label = info.label();
+        if !ctx.features().contains(info.features) {
+            out.push(Report {
+                name: format!(
+                    "not run: {label} (the device was opened without {})",
+                    if info.features.contains(wgpu::Features::SUBGROUP) {
+                        "SUBGROUP".to_string()
+                    } else {
+                        format!("{:?}", info.features)
+                    }
+                ),
+                check: Check::NotRun,
+                kernels: Vec::new(),
+                outputs: Vec::new(),
+                passed: true,
+                failure: None,
+            });
+            continue;
+        }
+        let why = if info.features.contains(wgpu::Features::SUBGROUP) {
+            format!(
+                "needs subgroups of {} lanes, this device has {}",
+                crate::gpu::tiles::SUBGROUP_LANES,
+                ctx.info().subgroup_min_size
+            )
+        } else {
+            "no fixture: a benchmark probe".to_string()
+        };
+        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
+        let built = ctx.build_pipeline(*kernel);
+        let failure = match (built, scope.pop().await) {
+            (Err(e), _) => Some(e.to_string()),
+            (_, Some(e)) => Some(format!("the device rejected the shader: {e}")),
+            _ => None,
+        };
+        out.push(Report {
+            name: format!("compiles: {label} ({why})"),
+            check: Check::CompiledOnly,
+            kernels: vec![label],
+            outputs: Vec::new(),
+            passed: failure.is_none(),
+            failure,
+        });
+    }
     out
 }
 
@@ -82,6 +146,7 @@ fn judge(f: &Fixture, name: String, run: Result<Run>) -> Report {
         Err(e) => {
             return Report {
                 name,
+                check: Check::Ran,
                 kernels: Vec::new(),
                 outputs: Vec::new(),
                 passed: false,
@@ -103,6 +168,7 @@ fn judge(f: &Fixture, name: String, run: Result<Run>) -> Report {
     }
     Report {
         name,
+        check: Check::Ran,
         kernels: run.kernels.into_iter().collect(),
         passed: outputs.iter().all(|(_, e, b)| e < b),
         outputs,

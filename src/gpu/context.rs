@@ -322,6 +322,14 @@ impl GpuContext {
             .get(&self.device, &self.tiles, kernel, overrides)
     }
 
+    /// Builds `kernel`'s pipeline with its default overrides without dispatching it: the
+    /// device's compiler accepts the shader (conformance checks kernels it cannot run).
+    pub fn build_pipeline(&self, kernel: &dyn crate::gpu::kernel::AnyKernel) -> Result<()> {
+        self.pipelines
+            .get(&self.device, &self.tiles, kernel, &[])
+            .map(|_| ())
+    }
+
     /// One line naming the adapter, for logs and reports.
     pub fn describe(&self) -> String {
         describe_info(&self.info)

@@ -117,7 +117,7 @@ def check_conformance(page, base, timeout_s, out):
     out["conformance_matmul_variants"] = result["kernels"]
     reports = result["reports"]
     out["conformance"] = [
-        {"name": r["name"], "passed": r["passed"], "failure": r["failure"],
+        {"name": r["name"], "check": r["check"], "passed": r["passed"], "failure": r["failure"],
          "worst": max(r["outputs"], key=lambda o: o[1] / o[2]) if r["outputs"] else None,
          "kernels": r["kernels"]}
         for r in reports]

@@ -16,6 +16,7 @@ async function main() {
   const failed = result.reports.filter((x) => !x.passed);
   const lines = result.reports.map((x) => {
     if (x.failure) return `FAIL ${x.name}: ${x.failure}`;
+    if (x.outputs.length === 0) return `${x.passed ? "ok  " : "FAIL"} ${x.name}`;
     const worst = x.outputs.reduce((a, b) => (b[1] / b[2] > a[1] / a[2] ? b : a));
     return `${x.passed ? "ok  " : "FAIL"} ${x.name}: ${worst[0]} error ${worst[1].toExponential(2)} (bound ${worst[2].toExponential(0)})`;
   });
