@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
+use flowgpu::conformance::rel_norm_err;
 use flowgpu::data::ImageSet;
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::model::backprop::Backprop;
@@ -14,17 +15,6 @@ use flowgpu::reference::{self as r, preprocess as rp};
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
 use flowgpu::{Flow, FlowParams};
-
-/// `||a - b|| / ||b||` over one tensor.
-fn rel_norm_err(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum();
-    (num / den.max(1e-30)).sqrt()
-}
 
 #[test]
 fn gpu_gradients_match_reference_for_every_tensor() {

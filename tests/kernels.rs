@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
+use flowgpu::conformance::fixtures::{linear, weight_block};
 use flowgpu::gpu::{GpuContext, MatmulVariant};
 use flowgpu::kernels::coupling::{self, CouplingSite, NextInput};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
@@ -14,27 +15,10 @@ use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
 use flowgpu::kernels::{density, transform};
 use flowgpu::model::layout::ParamLayout;
 use flowgpu::reference::{self as r, preprocess as rp};
-use flowgpu::{FlowParams, Linear};
+use flowgpu::FlowParams;
 
 /// f32 products summed over k <= ~1000 terms of size ~1: well inside 2e-5.
 const MATMUL_TOL: f64 = 2e-5;
-
-fn linear(n_in: usize, n_out: usize, seed: u64) -> Linear {
-    let bound = 1.0 / (n_in as f32).sqrt();
-    Linear {
-        n_in,
-        n_out,
-        weight: uniform(n_in * n_out, -bound, bound, seed),
-        bias: uniform(n_out, -bound, bound, seed + 1),
-    }
-}
-
-/// `[W; b]` with padded rows, as the parameter layout stores a linear layer.
-fn weight_block(lin: &Linear) -> Vec<f32> {
-    let mut wb = lin.weight.clone();
-    wb.extend_from_slice(&lin.bias);
-    pad(&wb, lin.n_in + 1, lin.n_out)
-}
 
 /// The matmul tests below cover every variant of every kind: each (variant, kind) the
 /// adapter can run is chosen by one of the test contexts. (Shapes are not multiples of any

@@ -83,7 +83,8 @@ fn bounds(names: &[&str], bound: f64) -> BTreeMap<String, f64> {
     names.iter().map(|n| (n.to_string(), bound)).collect()
 }
 
-fn linear(n_in: usize, n_out: usize, seed: u64) -> Linear {
+/// A linear layer with PyTorch's default initialisation range (also used by tests/kernels.rs).
+pub fn linear(n_in: usize, n_out: usize, seed: u64) -> Linear {
     let bound = 1.0 / (n_in as f32).sqrt();
     Linear {
         n_in,
@@ -94,7 +95,7 @@ fn linear(n_in: usize, n_out: usize, seed: u64) -> Linear {
 }
 
 /// `[W; b]` with padded rows, as the parameter layout stores a linear layer.
-fn weight_block(lin: &Linear) -> Vec<f32> {
+pub fn weight_block(lin: &Linear) -> Vec<f32> {
     let mut wb = lin.weight.clone();
     wb.extend_from_slice(&lin.bias);
     pad(&wb, lin.n_in + 1, lin.n_out)
