@@ -86,6 +86,16 @@ const NO_ADAPTER_HELP: &str =
 with compute shaders. On a machine without a GPU install Mesa's software Vulkan driver \
 (Debian/Ubuntu: `sudo apt-get install mesa-vulkan-drivers libvulkan1`), then run again";
 
+/// What to do when no adapter fits: install a driver natively; in a browser, another browser.
+fn no_adapter_help() -> &'static str {
+    if cfg!(target_arch = "wasm32") {
+        "this browser's WebGPU adapter lacks what flowgpu needs (compute shaders and 8 storage \
+buffers per shader stage). Try a recent Chrome, Edge or Safari, or another GPU"
+    } else {
+        NO_ADAPTER_HELP
+    }
+}
+
 /// The adapters of `backends` with compute shaders and enough storage buffers per stage.
 async fn usable_adapters(
     instance: &wgpu::Instance,
@@ -196,7 +206,7 @@ impl GpuContext {
         }
         let Some((instance, mut candidates)) = found else {
             if all.is_empty() {
-                return Err(Error::Gpu(NO_ADAPTER_HELP.into()));
+                return Err(Error::Gpu(no_adapter_help().into()));
             }
             return Err(Error::Gpu(format!(
                 "no adapter matches --adapter (or {}) {choice:?}; available: {}",
@@ -215,7 +225,7 @@ impl GpuContext {
         let adapter = candidates
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Gpu(NO_ADAPTER_HELP.into()))?;
+            .ok_or_else(|| Error::Gpu(no_adapter_help().into()))?;
         let info = adapter.get_info();
         let adapter_limits = adapter.limits();
         // Ask for what the adapter has: the defaults (128 MiB bindings) are smaller than many GPUs.
