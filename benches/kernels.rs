@@ -16,7 +16,7 @@ use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, NextInput};
+use flowgpu::kernels::coupling::{self, AddPart, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
@@ -192,7 +192,7 @@ struct Elementwise {
 }
 
 /// The elementwise and reduction kernels of a training step of `cfg` at `batch`, on the
-/// flow's own buffers (layer 1: a middle layer, with a scatter_add).
+/// flow's own buffers (layer 1: a middle layer, whose backward merges layer 2's gradient).
 fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let ctx = flow.context().as_ref();
     let layout = flow.layout();
@@ -206,7 +206,6 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let site = ws.site(layout, l);
     let zeros = |len: usize, label: &str| ctx.zeros(&[len], label).expect("alloc");
     let gy = zeros(batch * cfg.dim, "gy");
-    let gx = zeros(batch * cfg.dim, "gx");
     let gh = zeros(batch * padded(cfg.mlp_out()), "gh");
     let gxa = zeros(batch * padded(cfg.half()), "gxa");
     let grads = zeros(layout.len, "grads");
@@ -321,39 +320,32 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
             bytes: 4.0 * 2.0 * b * d,
         },
         Elementwise {
+            // with the scale gradient and the next layer's conditioning-half merge, as in a step
             name: "coupling_backward",
             list: vec![coupling::coupling_backward(
-                ctx, cfg, site, &gy, &ws.states, h_out, params, &gx, &gh,
-            )
-            .expect("coupling_backward")],
-            bytes: 4.0 * (2.0 * b * d + d + gh_write + if affine { 2.0 * b * h } else { 0.0 }),
-        },
-        Elementwise {
-            name: "scale_grad",
-            list: vec![coupling::scale_grad(
                 ctx,
                 cfg,
                 site,
                 &gy,
+                Some(AddPart {
+                    part: 1 - cfg.transformed_part(l + 1),
+                    src: &gxa,
+                }),
                 &ws.states,
+                h_out,
+                params,
+                &gh,
                 &grads,
                 layout.scale_offset(l),
             )
-            .expect("scale_grad")],
-            bytes: 4.0 * (2.0 * b * d + d),
-        },
-        Elementwise {
-            name: "scatter_add",
-            list: vec![coupling::scatter_add(
-                ctx,
-                cfg,
-                batch,
-                1 - cfg.transformed_part(l),
-                &gxa,
-                &gx,
-            )
-            .expect("scatter_add")],
-            bytes: 4.0 * 3.0 * b * h,
+            .expect("coupling_backward")],
+            bytes: 4.0
+                * (3.0 * b * d
+                    + b * h
+                    + 2.0 * d
+                    + h_read
+                    + gh_write
+                    + if affine { b * h } else { 0.0 }),
         },
         Elementwise {
             name: "grad_norm (2 passes)",

@@ -5,7 +5,7 @@
 //   `reduce`: writes nll[b] and adds L into sums[0] and 1 into sums[1] (one workgroup; the
 //             host reads and clears the sums once per logging interval);
 //   `seed`:   seeds the backward pass with dL/dz = z / B. The other seed, dL/dlog|det J|_b
-//             = -1/B, is the constant that coupling_backward.wgsl and scale_grad.wgsl add.
+//             = -1/B, is the constant that coupling_backward.wgsl adds.
 
 override WG: u32 = 64u;
 
