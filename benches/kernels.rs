@@ -16,7 +16,7 @@ use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, AddPart, NextInput};
+use flowgpu::kernels::coupling::{self, AddPart, GradIn, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
@@ -222,22 +222,18 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let affine = cfg.coupling == flowgpu::config::CouplingKind::Affine;
     let h_read = if affine { 2.0 * b * h } else { b * h };
     let gh_write = if affine { 2.0 * b * h } else { b * h };
-    let loss = loss::loss(
+    let loss_reduce = loss::loss_per_image(
         ctx,
         batch,
         cfg.dim,
-        z_offset,
         LossBuffers {
             density: &ws.density,
             pre_logdet: &pre_logdet,
-            states: &ws.states,
             nll: &nll,
             sums: &sums,
-            grad_z: Some(&gy),
         },
     )
     .expect("loss");
-    let [loss_reduce, loss_seed] = loss;
     let dq = transform::dequantize_params(
         Preprocess {
             logit_alpha: Some(1e-6),
@@ -315,11 +311,6 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
             bytes: 4.0 * (4.0 * b + 2.0),
         },
         Elementwise {
-            name: "loss seed",
-            list: vec![loss_seed],
-            bytes: 4.0 * 2.0 * b * d,
-        },
-        Elementwise {
             // with the scale gradient and the next layer's conditioning-half merge, as in a step
             name: "coupling_backward",
             list: vec![coupling::coupling_backward(
@@ -327,10 +318,10 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
                 cfg,
                 site,
                 &gy,
-                Some(AddPart {
+                GradIn::State(Some(AddPart {
                     part: 1 - cfg.transformed_part(l + 1),
                     src: &gxa,
-                }),
+                })),
                 &ws.states,
                 h_out,
                 params,

@@ -1,6 +1,8 @@
 // Backward of one coupling layer plus its scale, for the loss L = mean_b -log p(x_b), in
 // one dispatch per layer. Given gy = dL/dx_{l+1}; the log-det's own seed
 // dL/dlog|det J|_b = -1/B enters as the -1/B and -1 below:
+//   gy                  = z / B = x_{l+1} / B          for the last layer (seed): the loss's
+//                         gradient, computed here from the layer's output; otherwise
 //   gy                  = g[i] + add[b, j]   where d is entry j of part add_part (has_add):
 //                         the next layer's conditioner input gradient, merged while reading
 //   dL/ds_l[d]          = sum_b gy[b, d] x_{l+1}[b, d] - 1          (into grads)
@@ -33,7 +35,8 @@ struct Params {
     has_add: u32,
     add_part: u32,
     add_ld: u32,
-    _pad0: u32,
+    // 1: gy = x_{l+1} / B (the last layer; g is only written).
+    seed: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -67,11 +70,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         let transformed = pj.x == lp.tpart;
         for (var row = r; row < lp.batch; row += rows) {
             let i = row * lp.dim + d;
-            var gy = g[i];
-            if (added) {
-                gy += add[row * p.add_ld + j];
+            let y = states[lp.out_offset + i];
+            var gy: f32;
+            if (p.seed == 1u) {
+                gy = y / f32(lp.batch);
+            } else {
+                gy = g[i];
+                if (added) {
+                    gy += add[row * p.add_ld + j];
+                }
             }
-            acc = fma(gy, states[lp.out_offset + i], acc);
+            acc = fma(gy, y, acc);
             let dc = gy * es_l;
             if (!transformed) {
                 g[i] = dc;

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 use flowgpu::gpu::{GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, AddPart, CouplingSite, NextInput};
+use flowgpu::kernels::coupling::{self, AddPart, CouplingSite, GradIn, NextInput};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use flowgpu::kernels::matmul_shared;
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
@@ -313,8 +313,8 @@ fn gather_matches_reference() {
 }
 
 /// The fused backward of one coupling layer (state and conditioner output gradients, the
-/// scale gradient as a parallel reduction over the batch, and the merge of the next layer's
-/// conditioning-half gradient) against `reference::coupling_backward_layer` in f64, for every
+/// scale gradient as a parallel reduction over the batch, the merge of the next layer's
+/// conditioning-half gradient, and for the last layer the loss's seed dL/dz = z / B) against `reference::coupling_backward_layer` in f64, for every
 /// coupling and mask, on batches that leave partial slices and columns that leave a partial
 /// workgroup; two runs agree bit for bit (fixed summation order) and nothing outside the
 /// layer's scale gradient is written.
@@ -333,8 +333,11 @@ fn coupling_backward_matches_reference() {
                     .upload(&layout.pack(&p), &[layout.len], "params")
                     .unwrap();
                 let n = batch * dim;
-                // A middle layer merges layer l + 1's gradient; the last has none to merge.
-                for (l, merge) in [(1, true), (cfg.layers - 1, false)] {
+                // A middle layer with and without the merge of layer l + 1's gradient; the
+                // last layer seeds itself from z.
+                let last = cfg.layers - 1;
+                for (l, merge) in [(1, true), (2, false), (last, false)] {
+                    let seed = l == last;
                     let x = uniform(n, -2.0, 2.0, 43 + l as u64);
                     let mut trace = r::coupling_forward_layer(&p, l, &x, batch);
                     // The GPU reads x_{l+1} as f32: the reference uses the same values.
@@ -375,10 +378,14 @@ fn coupling_backward_matches_reference() {
                         &cfg,
                         site,
                         &g,
-                        merge.then_some(AddPart {
-                            part: add_part,
-                            src: &add,
-                        }),
+                        if seed {
+                            GradIn::LossSeed
+                        } else {
+                            GradIn::State(merge.then_some(AddPart {
+                                part: add_part,
+                                src: &add,
+                            }))
+                        },
                         &states,
                         &th,
                         &params,
@@ -390,7 +397,11 @@ fn coupling_backward_matches_reference() {
                     ctx.submit(&[&d]);
                     let got = ctx.read_many(&[&g, &gh, &grads]).unwrap();
 
-                    let mut gy_ref = to_f64(&gy);
+                    let mut gy_ref = if seed {
+                        trace.output.iter().map(|&z| z / batch as f64).collect()
+                    } else {
+                        to_f64(&gy)
+                    };
                     if merge {
                         let mut added = vec![0.0f64; n];
                         r::scatter_part(&cfg, add_part, &to_f64(&add_host), &mut added, batch);
@@ -400,7 +411,7 @@ fn coupling_backward_matches_reference() {
                     }
                     let want = r::coupling_backward_layer(&p, l, &trace, &gy_ref, batch);
                     let what = format!(
-                        "layer {l} batch {batch} dim {dim} {coupling:?} {mask:?} {:?}",
+                        "layer {l} merge {merge} seed {seed} batch {batch} dim {dim} {coupling:?} {mask:?} {:?}",
                         ctx.tiles()
                     );
                     let err = max_mixed_err(&got[0], &want.gx);

@@ -282,7 +282,8 @@ crate::gpu_params! {
         pub has_add: u32,
         pub add_part: u32,
         pub add_ld: u32,
-        pub _pad: [u32; 3],
+        pub seed: u32,
+        pub _pad: [u32; 2],
     }
 }
 
@@ -320,9 +321,19 @@ pub struct AddPart<'a> {
     pub src: &'a GpuTensor,
 }
 
-/// Backward of coupling + scale in one dispatch. `g` holds `gy = dL/dx_{l+1}` (plus `add`,
-/// merged while reading) and is overwritten with `dL/dx_l` less the conditioner's input
-/// gradient (the next call's `add`); writes the conditioner output's gradient `gh` and
+/// Where [`coupling_backward`] gets `gy = dL/dx_{l+1}`.
+#[derive(Clone, Copy)]
+pub enum GradIn<'a> {
+    /// The last layer: `dL/dz = z / B`, the loss's gradient, computed from the layer's
+    /// output (`g` is only written).
+    LossSeed,
+    /// From `g`, with `add` merged while reading.
+    State(Option<AddPart<'a>>),
+}
+
+/// Backward of coupling + scale in one dispatch. `g` holds `gy = dL/dx_{l+1}` (see
+/// [`GradIn`]) and is overwritten with `dL/dx_l` less the conditioner's input gradient (the
+/// next call's `add`); writes the conditioner output's gradient `gh` and
 /// `grads[grad_offset + d] = dL/ds_l[d]`, a parallel reduction over the batch in a fixed
 /// order (one workgroup per [`BACKWARD_COLS`] columns).
 #[allow(clippy::too_many_arguments)]
@@ -331,7 +342,7 @@ pub fn coupling_backward(
     cfg: &FlowConfig,
     site: CouplingSite,
     g: &GpuTensor,
-    add: Option<AddPart<'_>>,
+    gy: GradIn<'_>,
     states: &GpuTensor,
     h: &GpuTensor,
     params: &GpuTensor,
@@ -342,6 +353,10 @@ pub fn coupling_backward(
     assert!(g.len() >= site.batch * cfg.dim && grads.len() >= grad_offset + cfg.dim);
     assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
     assert!(gh.len() >= site.batch * padded(cfg.mlp_out()));
+    let add = match gy {
+        GradIn::LossSeed => None,
+        GradIn::State(add) => add,
+    };
     if let Some(a) = add {
         assert!(a.part < 2 && a.src.len() >= site.batch * padded(cfg.half()));
     }
@@ -357,7 +372,8 @@ pub fn coupling_backward(
         has_add: add.is_some() as u32,
         add_part: u(add.map_or(0, |a| a.part)),
         add_ld: u(padded(cfg.half())),
-        _pad: [0; 3],
+        seed: matches!(gy, GradIn::LossSeed) as u32,
+        _pad: [0; 2],
     };
     let add = add.map_or(ctx.unused(), |a| a.src);
     ctx.dispatch(

@@ -49,7 +49,6 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &coupling::COUPLING_BACKWARD,
     &density::LOG_DENSITY,
     &loss::LOSS_REDUCE,
-    &loss::LOSS_SEED,
     &transform::DEQUANTIZE,
     &transform::TO_PIXELS,
     &transform::GAUSSIAN,

@@ -2,8 +2,8 @@
 //! to every parameter, recorded once per workspace as a list of dispatches that reads the
 //! activations the forward program left in the workspace.
 //!
-//! It starts from `grad_z = dL/dz`, which the loss stage ([`crate::kernels::loss`]) writes.
-//! Per coupling layer, last to first: one coupling + scale backward dispatch (the previous
+//! It starts from `dL/dz = z / B`, which the last layer's backward kernel computes from `z`
+//! as it reads it (no seed dispatch). Per coupling layer, last to first: one coupling + scale backward dispatch (the previous
 //! state's gradient, in place, the conditioner output's gradient and the log-scale gradient,
 //! a column sum over the batch; it also adds the later layer's conditioner input gradient
 //! into the state gradient as it reads it), then the conditioner backward: for each linear
@@ -13,7 +13,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::coupling;
+use crate::kernels::coupling::{self, GradIn};
 use crate::kernels::matmul::{self, padded, Matmul};
 use crate::model::layout::ParamLayout;
 use crate::model::workspace::Workspace;
@@ -21,9 +21,6 @@ use crate::model::workspace::Workspace;
 pub struct Backprop {
     /// `dL/dθ` in the parameter layout (padding stays zero).
     pub grads: GpuTensor,
-    /// `[batch, D]`: dL/dz, the seed of the backward pass (written by the loss stage), then
-    /// overwritten layer by layer with the state gradients (each layer's kernel works in place).
-    pub grad_z: GpuTensor,
     dispatches: Vec<Dispatch>,
 }
 
@@ -37,7 +34,9 @@ impl Backprop {
         let cfg = &layout.config;
         let b = ws.batch;
         let grads = ctx.zeros(&[layout.len], "gradients")?;
-        let grad_z = ctx.zeros(&[b * cfg.dim], "loss gradient seed")?;
+        // The state gradients, overwritten layer by layer: each layer's kernel works in
+        // place (the recorded dispatches keep these buffers alive).
+        let gstate = ctx.zeros(&[b * cfg.dim], "state gradient")?;
         let gh = ctx.zeros(&[b, padded(cfg.mlp_out())], "conditioner output gradient")?;
         let gmlp = [
             ctx.zeros(&[b, padded(cfg.hidden)], "hidden gradient")?,
@@ -50,16 +49,20 @@ impl Backprop {
             let site = ws.site(layout, l);
             // Layer l + 1's conditioner input gradient, in gxa, is merged into its
             // conditioning half as this layer's kernel reads the state gradient.
-            let add = (l + 1 < cfg.layers).then(|| coupling::AddPart {
-                part: 1 - cfg.transformed_part(l + 1),
-                src: &gxa,
-            });
+            let gy = if l + 1 == cfg.layers {
+                GradIn::LossSeed
+            } else {
+                GradIn::State(Some(coupling::AddPart {
+                    part: 1 - cfg.transformed_part(l + 1),
+                    src: &gxa,
+                }))
+            };
             out.push(coupling::coupling_backward(
                 ctx,
                 cfg,
                 site,
-                &grad_z,
-                add,
+                &gstate,
+                gy,
                 &ws.states,
                 &ws.mlps[l].output,
                 params,
@@ -109,7 +112,6 @@ impl Backprop {
         }
         Ok(Self {
             grads,
-            grad_z,
             dispatches: out,
         })
     }

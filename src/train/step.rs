@@ -1,6 +1,6 @@
 //! One training step as a single submit: dequantize the batch from the GPU-resident images,
-//! forward, the loss stage (per-sample loss, its running sum and the gradient seed),
-//! backward, gradient norm and Adam. The host only writes the step's uniforms (image
+//! forward, the loss stage (per-sample loss and its running sum), backward (which seeds
+//! itself with dL/dz), gradient norm and Adam. The host only writes the step's uniforms (image
 //! offset, learning rate, step number); it reads the loss sum back once per logging interval.
 
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct TrainStep {
     /// buffer, read with the loss sums.
     faults: GpuTensor,
     dequantize: Dispatch,
-    loss: [Dispatch; 2],
+    loss: Dispatch,
     grad_norm: [Dispatch; 2],
     adam: Dispatch,
     dequantize_params: DequantizeParams,
@@ -88,18 +88,15 @@ impl TrainStep {
             &ws.states,
             &pre_logdet,
         )?;
-        let loss = loss::loss(
+        let loss = loss::loss_per_image(
             ctx,
             batch,
             dim,
-            ws.state_offset(&layout.config, layout.config.layers),
             LossBuffers {
                 density: &ws.density,
                 pre_logdet: &pre_logdet,
-                states: &ws.states,
                 nll: &nll,
                 sums: &loss_sums,
-                grad_z: Some(&backprop.grad_z),
             },
         )?;
         let grad_norm = optimizer::grad_norm(ctx, &backprop.grads, &norm)?;
@@ -188,7 +185,7 @@ impl TrainStep {
     fn update_dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = Vec::new();
         list.extend(self.ws.forward());
-        list.extend(self.loss.iter());
+        list.push(&self.loss);
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
         list.push(&self.adam);
