@@ -245,12 +245,19 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     );
     vec![
         Elementwise {
+            // with layer 0's split, as in a step
             name: "dequantize",
-            list: vec![
-                transform::dequantize(ctx, dq, &pixels, &order, &ws.states, &pre_logdet)
-                    .expect("dequantize"),
-            ],
-            bytes: b * d + 4.0 * (b * d + 2.0 * b),
+            list: vec![transform::dequantize_and_split(
+                ctx,
+                dq.with_split(cfg.mask, 1 - cfg.transformed_part(0)),
+                &pixels,
+                &order,
+                &ws.states,
+                &pre_logdet,
+                Some(&ws.mlps[0].input),
+            )
+            .expect("dequantize")],
+            bytes: b * d + 4.0 * (b * d + b * h + 2.0 * b),
         },
         Elementwise {
             name: "gather",

@@ -643,6 +643,37 @@ fn dequantize_matches_reference() {
                 let err = max_mixed_err(&back, &want_v);
                 observe(file!(), line!(), err);
                 assert!(err < 1e-5, "to_pixels alpha {alpha:?}: err {err:e}");
+
+                // With the split of the training step: the same states, and exactly their
+                // part that gather would copy (dim 50: half 25, off the workgroup sizes).
+                for (mask, part) in [(MaskKind::Halves, 1), (MaskKind::Interleaved, 0)] {
+                    let cfg = FlowConfig {
+                        dim,
+                        ..small_config(CouplingKind::Affine, mask)
+                    };
+                    let states2 = ctx.zeros(&[batch * dim], "x").unwrap();
+                    let split = ctx.zeros(&[batch, padded(cfg.half())], "split").unwrap();
+                    let d = transform::dequantize_and_split(
+                        ctx,
+                        transform::dequantize_params(pre, batch, dim, 1234, noise)
+                            .with_split(mask, part),
+                        &tpix,
+                        &tidx,
+                        &states2,
+                        &pre_ld,
+                        Some(&split),
+                    )
+                    .unwrap();
+                    ctx.submit(&[&d]);
+                    let again = ctx.read_many(&[&states2, &split]).unwrap();
+                    assert_eq!(again[0], got[0], "dequantize with split {mask:?}");
+                    let want_split = r::gather_part(&cfg, part, &got[0], batch);
+                    assert_eq!(
+                        unpad(&again[1], batch, cfg.half()),
+                        want_split,
+                        "split of dequantize {mask:?} part {part}"
+                    );
+                }
             }
         }
     }

@@ -79,14 +79,17 @@ impl TrainStep {
         let nll = ctx.zeros(&[batch], "loss per image")?;
         let loss_sums = ctx.zeros(&[2], "loss sums")?;
         let dim = layout.config.dim;
-        let dequantize_params = transform::dequantize_params(pre, batch, dim, 0, true);
-        let dequantize = transform::dequantize(
+        // Dequantize also writes layer 0's conditioner input (no gather dispatch).
+        let dequantize_params = transform::dequantize_params(pre, batch, dim, 0, true)
+            .with_split(layout.config.mask, 1 - layout.config.transformed_part(0));
+        let dequantize = transform::dequantize_and_split(
             ctx,
             dequantize_params,
             &images.pixels,
             &order,
             &ws.states,
             &pre_logdet,
+            Some(&ws.mlps[0].input),
         )?;
         let loss = loss::loss_per_image(
             ctx,
@@ -157,7 +160,10 @@ impl TrainStep {
         self.set_step_params(ctx, offset, seed, t, lr);
         ctx.submit(&[&self.dequantize]);
         edit(&self.ws.states.view(0, &[self.batch, self.dim]));
-        ctx.submit(&self.update_dispatches());
+        // The edit is in block 0 only: split it again for layer 0's conditioner.
+        let mut list = self.ws.forward();
+        list.extend(self.after_forward());
+        ctx.submit(&list);
     }
 
     fn set_step_params(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
@@ -177,14 +183,14 @@ impl TrainStep {
     /// `--profile` times each).
     pub fn dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
-        list.extend(self.update_dispatches());
+        list.extend(self.ws.forward_after_split());
+        list.extend(self.after_forward());
         list
     }
 
-    /// Everything after the dequantized batch: forward, loss, backward, norm and Adam.
-    fn update_dispatches(&self) -> Vec<&Dispatch> {
+    /// Everything after the forward pass: loss, backward, norm and Adam.
+    fn after_forward(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = Vec::new();
-        list.extend(self.ws.forward());
         list.push(&self.loss);
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
