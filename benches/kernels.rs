@@ -16,7 +16,7 @@ use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, NextInput};
+use flowgpu::kernels::coupling::{self, AddPart, GradIn, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
@@ -192,7 +192,7 @@ struct Elementwise {
 }
 
 /// The elementwise and reduction kernels of a training step of `cfg` at `batch`, on the
-/// flow's own buffers (layer 1: a middle layer, with a scatter_add).
+/// flow's own buffers (layer 1: a middle layer, whose backward merges layer 2's gradient).
 fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let ctx = flow.context().as_ref();
     let layout = flow.layout();
@@ -206,7 +206,6 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let site = ws.site(layout, l);
     let zeros = |len: usize, label: &str| ctx.zeros(&[len], label).expect("alloc");
     let gy = zeros(batch * cfg.dim, "gy");
-    let gx = zeros(batch * cfg.dim, "gx");
     let gh = zeros(batch * padded(cfg.mlp_out()), "gh");
     let gxa = zeros(batch * padded(cfg.half()), "gxa");
     let grads = zeros(layout.len, "grads");
@@ -223,22 +222,18 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     let affine = cfg.coupling == flowgpu::config::CouplingKind::Affine;
     let h_read = if affine { 2.0 * b * h } else { b * h };
     let gh_write = if affine { 2.0 * b * h } else { b * h };
-    let loss = loss::loss(
+    let loss_reduce = loss::loss_per_image(
         ctx,
         batch,
         cfg.dim,
-        z_offset,
         LossBuffers {
             density: &ws.density,
             pre_logdet: &pre_logdet,
-            states: &ws.states,
             nll: &nll,
             sums: &sums,
-            grad_z: Some(&gy),
         },
     )
     .expect("loss");
-    let [loss_reduce, loss_seed] = loss;
     let dq = transform::dequantize_params(
         Preprocess {
             logit_alpha: Some(1e-6),
@@ -250,12 +245,19 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
     );
     vec![
         Elementwise {
+            // with layer 0's split, as in a step
             name: "dequantize",
-            list: vec![
-                transform::dequantize(ctx, dq, &pixels, &order, &ws.states, &pre_logdet)
-                    .expect("dequantize"),
-            ],
-            bytes: b * d + 4.0 * (b * d + 2.0 * b),
+            list: vec![transform::dequantize_and_split(
+                ctx,
+                dq.with_split(cfg.mask, 1 - cfg.transformed_part(0)),
+                &pixels,
+                &order,
+                &ws.states,
+                &pre_logdet,
+                Some(&ws.mlps[0].input),
+            )
+            .expect("dequantize")],
+            bytes: b * d + 4.0 * (b * d + b * h + 2.0 * b),
         },
         Elementwise {
             name: "gather",
@@ -316,44 +318,32 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
             bytes: 4.0 * (4.0 * b + 2.0),
         },
         Elementwise {
-            name: "loss seed",
-            list: vec![loss_seed],
-            bytes: 4.0 * 2.0 * b * d,
-        },
-        Elementwise {
+            // with the scale gradient and the next layer's conditioning-half merge, as in a step
             name: "coupling_backward",
             list: vec![coupling::coupling_backward(
-                ctx, cfg, site, &gy, &ws.states, h_out, params, &gx, &gh,
-            )
-            .expect("coupling_backward")],
-            bytes: 4.0 * (2.0 * b * d + d + gh_write + if affine { 2.0 * b * h } else { 0.0 }),
-        },
-        Elementwise {
-            name: "scale_grad",
-            list: vec![coupling::scale_grad(
                 ctx,
                 cfg,
                 site,
                 &gy,
+                GradIn::State(Some(AddPart {
+                    part: 1 - cfg.transformed_part(l + 1),
+                    src: &gxa,
+                })),
                 &ws.states,
+                h_out,
+                params,
+                &gh,
                 &grads,
                 layout.scale_offset(l),
             )
-            .expect("scale_grad")],
-            bytes: 4.0 * (2.0 * b * d + d),
-        },
-        Elementwise {
-            name: "scatter_add",
-            list: vec![coupling::scatter_add(
-                ctx,
-                cfg,
-                batch,
-                1 - cfg.transformed_part(l),
-                &gxa,
-                &gx,
-            )
-            .expect("scatter_add")],
-            bytes: 4.0 * 3.0 * b * h,
+            .expect("coupling_backward")],
+            bytes: 4.0
+                * (3.0 * b * d
+                    + b * h
+                    + 2.0 * d
+                    + h_read
+                    + gh_write
+                    + if affine { b * h } else { 0.0 }),
         },
         Elementwise {
             name: "grad_norm (2 passes)",

@@ -4,6 +4,9 @@
 // optionally maps them to logit space, y = logit(a + (1 - 2a) v), and reduces the transform's
 // per-sample log-Jacobian  sum_d [ln(1 - 2a) - ln q - ln(1 - q)],  q = a + (1 - 2a) v
 // (0 without the logit). The 1/256 scaling is accounted for on the host (-D ln 256).
+// With has_split = 1 it also writes part split_part of each row (mask, half as
+// common.wgsl's part_of) into split_dst, row stride split_ld: the first coupling layer's
+// conditioner input, the split that gather.wgsl would otherwise do in a dispatch of its own.
 
 override WG: u32 = 64u;
 
@@ -18,6 +21,14 @@ struct Params {
     out_offset: u32,
     // Row r of the batch is image indices[index_offset + r].
     index_offset: u32,
+    has_split: u32,
+    mask: u32,
+    half: u32,
+    split_part: u32,
+    split_ld: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,6 +36,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> indices: array<u32>;
 @group(0) @binding(3) var<storage, read_write> states: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pre_logdet: array<f32>;
+@group(0) @binding(5) var<storage, read_write> split_dst: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -55,6 +67,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             acc += log(scale) - log(q) - log(one_minus_q);
         }
         states[p.out_offset + row * p.dim + d] = v;
+        if (p.has_split == 1u) {
+            let pj = part_of(p.mask, p.half, d);
+            if (pj.x == p.split_part) {
+                split_dst[row * p.split_ld + pj.y] = v;
+            }
+        }
     }
     partial[lid] = acc;
     workgroupBarrier();

@@ -1,29 +1,25 @@
 // The training loss, in one place. With L = mean_b nll[b] over the batch and, per sample,
 //   nll[b] = -(log p(y_b) + log|dy/dv|_b) + D ln 256      (nats of the 8-bit image)
 // (log p(y) from log_density.wgsl, log|dy/dv| the dequantize/logit Jacobian, D ln 256 the
-// 8-bit bins: see src/model/likelihood.rs), this file
-//   `reduce`: writes nll[b] and adds L into sums[0] and 1 into sums[1] (one workgroup; the
-//             host reads and clears the sums once per logging interval);
-//   `seed`:   seeds the backward pass with dL/dz = z / B. The other seed, dL/dlog|det J|_b
-//             = -1/B, is the constant that coupling_backward.wgsl and scale_grad.wgsl add.
+// 8-bit bins: see src/model/likelihood.rs), `reduce` writes nll[b] and adds L into sums[0]
+// and 1 into sums[1] (one workgroup; the host reads and clears the sums once per logging
+// interval). The backward pass's seeds, dL/dz = z / B and dL/dlog|det J|_b = -1/B, are
+// computed where they are used, in coupling_backward.wgsl.
 
 override WG: u32 = 64u;
 
 struct Params {
     batch: u32,
     dim: u32,
-    // Offset (elements) of z in `states`.
-    z_offset: u32,
     _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> density: array<f32>;
 @group(0) @binding(2) var<storage, read> pre_logdet: array<f32>;
-@group(0) @binding(3) var<storage, read> states: array<f32>;
-@group(0) @binding(4) var<storage, read_write> nll: array<f32>;
-@group(0) @binding(5) var<storage, read_write> sums: array<f32>;
-@group(0) @binding(6) var<storage, read_write> grad_z: array<f32>;
+@group(0) @binding(3) var<storage, read_write> nll: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sums: array<f32>;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -48,13 +44,4 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
         sums[0] += partial[0] / f32(p.batch);
         sums[1] += 1.0;
     }
-}
-
-@compute @workgroup_size(WG)
-fn seed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg, WG);
-    if (i >= p.batch * p.dim) {
-        return;
-    }
-    grad_z[i] = states[p.z_offset + i] / f32(p.batch);
 }

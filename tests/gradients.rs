@@ -8,7 +8,6 @@ use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 use flowgpu::conformance::rel_norm_err;
 use flowgpu::data::ImageSet;
-use flowgpu::kernels::loss::{self, LossBuffers};
 use flowgpu::model::backprop::Backprop;
 use flowgpu::model::likelihood::nats_per_image;
 use flowgpu::reference::{self as r, preprocess as rp};
@@ -36,27 +35,8 @@ fn gpu_gradients_match_reference_for_every_tensor() {
                 let bp = Backprop::new(ctx, flow.layout(), flow.params_tensor(), &ws).unwrap();
                 let x = uniform(batch * cfg.dim, -3.0, 3.0, 32);
                 ctx.write(&ws.states.view(0, &[batch * cfg.dim]), &x);
-                // The loss stage seeds dL/dz; the flow's loss ignores the pixel transform.
-                let pre_logdet = ctx.zeros(&[batch], "pre").unwrap();
-                let nll = ctx.zeros(&[batch], "nll").unwrap();
-                let sums = ctx.zeros(&[2], "sums").unwrap();
-                let seed = loss::loss(
-                    ctx,
-                    batch,
-                    cfg.dim,
-                    ws.state_offset(&cfg, cfg.layers),
-                    LossBuffers {
-                        density: &ws.density,
-                        pre_logdet: &pre_logdet,
-                        states: &ws.states,
-                        nll: &nll,
-                        sums: &sums,
-                        grad_z: Some(&bp.grad_z),
-                    },
-                )
-                .unwrap();
+                // The backward pass seeds itself with dL/dz = z / B.
                 let mut list = ws.forward();
-                list.extend(seed.iter());
                 list.extend(bp.dispatches());
                 ctx.submit(&list);
                 let got = flow.layout().unpack(&ctx.read(&bp.grads).unwrap());

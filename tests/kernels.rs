@@ -8,7 +8,7 @@ use common::*;
 use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 use flowgpu::conformance::fixtures::{linear, weight_block};
 use flowgpu::gpu::{GpuContext, MatmulVariant};
-use flowgpu::kernels::coupling::{self, CouplingSite, NextInput};
+use flowgpu::kernels::coupling::{self, AddPart, CouplingSite, GradIn, NextInput};
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
 use flowgpu::kernels::matmul_shared;
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
@@ -247,7 +247,7 @@ fn all_kinds() -> Vec<(CouplingKind, MaskKind)> {
 }
 
 #[test]
-fn gather_and_scatter_match_reference() {
+fn gather_matches_reference() {
     let batch = 37;
     for ctx in contexts() {
         for (coupling, mask) in all_kinds() {
@@ -291,90 +291,143 @@ fn gather_and_scatter_match_reference() {
                         "gather part {part} unscale {unscale} {mask:?}: err {err:e}"
                     );
                 }
-                // scatter_add into a full-vector gradient.
-                let src = uniform(batch * cfg.half(), -1.0, 1.0, 8);
-                let base = uniform(batch * cfg.dim, -1.0, 1.0, 9);
-                let tsrc = ctx
-                    .upload(
-                        &pad(&src, batch, cfg.half()),
-                        &[batch, padded(cfg.half())],
-                        "src",
-                    )
-                    .unwrap();
-                let tdst = ctx.upload(&base, &[base.len()], "dst").unwrap();
-                ctx.submit(
-                    &[&coupling::scatter_add(ctx, &cfg, batch, part, &tsrc, &tdst).unwrap()],
-                );
-                let got = ctx.read(&tdst).unwrap();
-                let mut added = vec![0.0f64; base.len()];
-                r::scatter_part(&cfg, part, &to_f64(&src), &mut added, batch);
-                let want: Vec<f64> = base
-                    .iter()
-                    .zip(&added)
-                    .map(|(&b, &a)| b as f64 + a)
-                    .collect();
-                let err = max_mixed_err(&got, &want);
-                observe(file!(), line!(), err);
-                assert!(err < 1e-6, "scatter_add part {part} {mask:?}: err {err:e}");
             }
         }
     }
 }
 
-/// The per-layer scale gradient, a parallel reduction over the batch, against the
-/// reference's formula `sum_b gy[b, d] y[b, d] - 1` (reference::backward) in f64, on batches
-/// that leave partial slices and columns that leave a partial workgroup; two runs agree bit
-/// for bit (fixed summation order).
+/// The fused backward of one coupling layer (state and conditioner output gradients, the
+/// scale gradient as a parallel reduction over the batch, the merge of the next layer's
+/// conditioning-half gradient, and for the last layer the loss's seed dL/dz = z / B) against `reference::coupling_backward_layer` in f64, for every
+/// coupling and mask, on batches that leave partial slices and columns that leave a partial
+/// workgroup; two runs agree bit for bit (fixed summation order) and nothing outside the
+/// layer's scale gradient is written.
 #[test]
-fn scale_grad_matches_reference() {
+fn coupling_backward_matches_reference() {
     for ctx in contexts() {
-        for &(batch, dim) in &[(37, 50), (1, 50), (300, 13), (256, 784)] {
-            let cfg = FlowConfig {
-                dim,
-                ..small_config(CouplingKind::Affine, MaskKind::Halves)
-            };
-            // The state stack holds x_l then x_{l+1}; the gradient lands after 3 other values.
-            let n = batch * dim;
-            let states_host = uniform(2 * n, -2.0, 2.0, 40);
-            let gy_host = uniform(n, -1.0, 1.0, 41);
-            let states = ctx.upload(&states_host, &[2 * n], "states").unwrap();
-            let gy = ctx.upload(&gy_host, &[n], "gy").unwrap();
-            let grads = ctx.zeros(&[3 + dim], "grads").unwrap();
-            let site = CouplingSite {
-                layer: 0,
-                batch,
-                in_offset: 0,
-                out_offset: n,
-                scale_offset: 0,
-            };
-            let d = coupling::scale_grad(ctx, &cfg, site, &gy, &states, &grads, 3).unwrap();
-            ctx.submit(&[&d]);
-            let first = ctx.read(&grads).unwrap();
-            let want: Vec<f64> = (0..dim)
-                .map(|c| {
-                    (0..batch)
-                        .map(|b| gy_host[b * dim + c] as f64 * states_host[n + b * dim + c] as f64)
-                        .sum::<f64>()
-                        - 1.0
-                })
-                .collect();
-            assert!(
-                first[..3].iter().all(|&v| v == 0.0),
-                "wrote before its offset"
-            );
-            let err = max_mixed_err(&first[3..], &want);
-            observe(file!(), line!(), err);
-            assert!(
-                err < MATMUL_TOL,
-                "scale_grad batch {batch} dim {dim} {:?}: err {err:e}",
-                ctx.tiles()
-            );
-            ctx.submit(&[&d]);
-            assert_eq!(
-                first,
-                ctx.read(&grads).unwrap(),
-                "scale_grad is not deterministic"
-            );
+        for &(batch, dim) in &[(37, 50), (1, 50), (300, 14), (256, 784)] {
+            for (coupling, mask) in all_kinds() {
+                let cfg = FlowConfig {
+                    dim,
+                    ..small_config(coupling, mask)
+                };
+                let p = FlowParams::random(&cfg, 42, 1.0);
+                let layout = ParamLayout::new(&cfg);
+                let params = ctx
+                    .upload(&layout.pack(&p), &[layout.len], "params")
+                    .unwrap();
+                let n = batch * dim;
+                // A middle layer with and without the merge of layer l + 1's gradient; the
+                // last layer seeds itself from z.
+                let last = cfg.layers - 1;
+                for (l, merge) in [(1, true), (2, false), (last, false)] {
+                    let seed = l == last;
+                    let x = uniform(n, -2.0, 2.0, 43 + l as u64);
+                    let mut trace = r::coupling_forward_layer(&p, l, &x, batch);
+                    // The GPU reads x_{l+1} as f32: the reference uses the same values.
+                    trace.output = to_f64(&r::view::to_f32(&trace.output));
+                    let mut states_host = x.clone();
+                    states_host.extend(r::view::to_f32(&trace.output));
+                    let states = ctx.upload(&states_host, &[2 * n], "states").unwrap();
+                    let h = r::view::to_f32(&trace.mlp[5]);
+                    let th = ctx
+                        .upload(
+                            &pad(&h, batch, cfg.mlp_out()),
+                            &[batch, padded(cfg.mlp_out())],
+                            "h",
+                        )
+                        .unwrap();
+                    let gy = uniform(n, -1.0, 1.0, 44);
+                    let add_host = uniform(batch * cfg.half(), -1.0, 1.0, 45);
+                    let add = ctx
+                        .upload(
+                            &pad(&add_host, batch, cfg.half()),
+                            &[batch, padded(cfg.half())],
+                            "add",
+                        )
+                        .unwrap();
+                    let add_part = 1 - cfg.transformed_part(l + 1);
+                    let g = ctx.upload(&gy, &[n], "g").unwrap();
+                    let gh = ctx.zeros(&[batch, padded(cfg.mlp_out())], "gh").unwrap();
+                    let grads = ctx.zeros(&[layout.len], "grads").unwrap();
+                    let site = CouplingSite {
+                        layer: l,
+                        batch,
+                        in_offset: 0,
+                        out_offset: n,
+                        scale_offset: layout.scale_offset(l),
+                    };
+                    let d = coupling::coupling_backward(
+                        ctx,
+                        &cfg,
+                        site,
+                        &g,
+                        if seed {
+                            GradIn::LossSeed
+                        } else {
+                            GradIn::State(merge.then_some(AddPart {
+                                part: add_part,
+                                src: &add,
+                            }))
+                        },
+                        &states,
+                        &th,
+                        &params,
+                        &gh,
+                        &grads,
+                        layout.scale_offset(l),
+                    )
+                    .unwrap();
+                    ctx.submit(&[&d]);
+                    let got = ctx.read_many(&[&g, &gh, &grads]).unwrap();
+
+                    let mut gy_ref = if seed {
+                        trace.output.iter().map(|&z| z / batch as f64).collect()
+                    } else {
+                        to_f64(&gy)
+                    };
+                    if merge {
+                        let mut added = vec![0.0f64; n];
+                        r::scatter_part(&cfg, add_part, &to_f64(&add_host), &mut added, batch);
+                        for (g, a) in gy_ref.iter_mut().zip(&added) {
+                            *g += a;
+                        }
+                    }
+                    let want = r::coupling_backward_layer(&p, l, &trace, &gy_ref, batch);
+                    let what = format!(
+                        "layer {l} merge {merge} seed {seed} batch {batch} dim {dim} {coupling:?} {mask:?} {:?}",
+                        ctx.tiles()
+                    );
+                    let err = max_mixed_err(&got[0], &want.gx);
+                    observe(file!(), line!(), err);
+                    assert!(err < 1e-5, "state gradient, {what}: err {err:e}");
+                    let err = max_mixed_err(&unpad(&got[1], batch, cfg.mlp_out()), &want.dout);
+                    observe(file!(), line!(), err);
+                    assert!(
+                        err < 1e-5,
+                        "conditioner output gradient, {what}: err {err:e}"
+                    );
+                    let at = layout.scale_offset(l);
+                    let err = max_mixed_err(&got[2][at..at + dim], &want.dscale);
+                    observe(file!(), line!(), err);
+                    assert!(err < MATMUL_TOL, "scale gradient, {what}: err {err:e}");
+                    assert!(
+                        got[2][..at]
+                            .iter()
+                            .chain(&got[2][at + dim..])
+                            .all(|&v| v == 0.0),
+                        "wrote outside the scale gradient, {what}"
+                    );
+                    // Again from the same inputs: the same bits.
+                    ctx.write(&g, &gy);
+                    ctx.submit(&[&d]);
+                    assert_eq!(
+                        got[2],
+                        ctx.read(&grads).unwrap(),
+                        "scale gradient is not deterministic, {what}"
+                    );
+                }
+            }
         }
     }
 }
@@ -574,6 +627,37 @@ fn dequantize_matches_reference() {
                 let err = max_mixed_err(&back, &want_v);
                 observe(file!(), line!(), err);
                 assert!(err < 1e-5, "to_pixels alpha {alpha:?}: err {err:e}");
+
+                // With the split of the training step: the same states, and exactly their
+                // part that gather would copy (dim 50: half 25, off the workgroup sizes).
+                for (mask, part) in [(MaskKind::Halves, 1), (MaskKind::Interleaved, 0)] {
+                    let cfg = FlowConfig {
+                        dim,
+                        ..small_config(CouplingKind::Affine, mask)
+                    };
+                    let states2 = ctx.zeros(&[batch * dim], "x").unwrap();
+                    let split = ctx.zeros(&[batch, padded(cfg.half())], "split").unwrap();
+                    let d = transform::dequantize_and_split(
+                        ctx,
+                        transform::dequantize_params(pre, batch, dim, 1234, noise)
+                            .with_split(mask, part),
+                        &tpix,
+                        &tidx,
+                        &states2,
+                        &pre_ld,
+                        Some(&split),
+                    )
+                    .unwrap();
+                    ctx.submit(&[&d]);
+                    let again = ctx.read_many(&[&states2, &split]).unwrap();
+                    assert_eq!(again[0], got[0], "dequantize with split {mask:?}");
+                    let want_split = r::gather_part(&cfg, part, &got[0], batch);
+                    assert_eq!(
+                        unpad(&again[1], batch, cfg.half()),
+                        want_split,
+                        "split of dequantize {mask:?} part {part}"
+                    );
+                }
             }
         }
     }

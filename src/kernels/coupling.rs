@@ -1,8 +1,8 @@
 //! The coupling layers' elementwise kernels: split (`gather.wgsl`), the coupling plus the
-//! per-layer scale forward and inverse (`coupling_forward.wgsl`, `coupling_inverse.wgsl`),
-//! their backward (`coupling_backward.wgsl`, `scale_grad.wgsl`) and the merge of the
-//! conditioning half's gradient (`scatter_add.wgsl`). Reference: `reference::flow` and
-//! `reference::backward`.
+//! per-layer scale forward and inverse (`coupling_forward.wgsl`, `coupling_inverse.wgsl`)
+//! and their backward (`coupling_backward.wgsl`: the state and conditioner gradients, the
+//! scale's gradient and the merge of the next layer's conditioning-half gradient, in one
+//! dispatch). Reference: `reference::flow` and `reference::backward`.
 
 use crate::config::{CouplingKind, FlowConfig, MaskKind};
 use crate::error::Result;
@@ -278,158 +278,109 @@ crate::gpu_params! {
     pub struct CouplingBackwardParams {
         pub layer: CouplingParams,
         pub inv_batch: f32,
-        pub _pad: [u32; 3],
+        pub grad_offset: u32,
+        pub has_add: u32,
+        pub add_part: u32,
+        pub add_ld: u32,
+        pub seed: u32,
+        pub _pad: [u32; 2],
     }
 }
 
-pub const COUPLING_BACKWARD: Kernel<CouplingBackwardParams> = elementwise(
-    "coupling_backward.wgsl",
-    include_str!("../../shaders/coupling_backward.wgsl"),
-    &[
-        read("gy"),
+pub const COUPLING_BACKWARD: Kernel<CouplingBackwardParams> = Kernel::new(KernelInfo {
+    file: "coupling_backward.wgsl",
+    source: include_str!("../../shaders/coupling_backward.wgsl"),
+    snippets: &[COMMON],
+    entry: "main",
+    bindings: &[
+        write("g"),
+        read("add"),
         read("states"),
         read("h"),
         read("params"),
-        write("gx"),
         write("gh"),
+        write("grads"),
     ],
-);
-
-/// Backward of coupling + scale: from `gy = dL/dx_{l+1}` to `gx = dL/dx_l` and the
-/// conditioner output's gradient `gh`.
-#[allow(clippy::too_many_arguments)]
-pub fn coupling_backward(
-    ctx: &GpuContext,
-    cfg: &FlowConfig,
-    site: CouplingSite,
-    gy: &GpuTensor,
-    states: &GpuTensor,
-    h: &GpuTensor,
-    params: &GpuTensor,
-    gx: &GpuTensor,
-    gh: &GpuTensor,
-) -> Result<Dispatch> {
-    assert!(gy.len() >= site.batch * cfg.dim && gx.len() >= site.batch * cfg.dim);
-    let p = CouplingBackwardParams {
-        layer: CouplingParams::new(cfg, site, 0),
-        inv_batch: 1.0 / site.batch as f32,
-        _pad: [0; 3],
-    };
-    let groups = groups_for(site.batch * cfg.dim, ctx.tiles().elementwise_wg);
-    ctx.dispatch(
-        &COUPLING_BACKWARD,
-        &[],
-        &p,
-        &[gy, states, h, params, gx, gh],
-        groups,
-    )
-}
-
-crate::gpu_params! {
-    /// Mirror of `Params` in shaders/scale_grad.wgsl.
-    pub struct ScaleGradParams {
-        pub batch: u32,
-        pub dim: u32,
-        pub out_offset: u32,
-        pub grad_offset: u32,
-    }
-}
-
-pub const SCALE_GRAD: Kernel<ScaleGradParams> = Kernel::new(KernelInfo {
-    file: "scale_grad.wgsl",
-    source: include_str!("../../shaders/scale_grad.wgsl"),
-    snippets: &[COMMON],
-    entry: "main",
-    bindings: &[read("gy"), read("states"), write("grads")],
     workgroup: Workgroup::Reduce,
     overrides: &["COLS"],
     features: wgpu::Features::empty(),
 });
 
-/// Columns of the scale gradient one workgroup reduces; the other `reduce_wg / COLS`
-/// invocations of a column split the batch. 8 columns: 32-byte row segments per load, and
-/// 98 workgroups for the 784 pixels of MNIST.
-pub const SCALE_GRAD_COLS: u32 = 8;
-const _: () = assert!(SCALE_GRAD_COLS.is_power_of_two());
+/// Columns of the scale gradient one workgroup of [`coupling_backward`] reduces; the other
+/// `reduce_wg / COLS` invocations of a column split the batch. 8 columns: 32-byte row
+/// segments per load, and 98 workgroups for the 784 pixels of MNIST.
+pub const BACKWARD_COLS: u32 = 8;
+const _: () = assert!(BACKWARD_COLS.is_power_of_two());
 
-/// `grads[grad_offset + d] = sum_b gy[b, d] x_{l+1}[b, d] - 1`: a parallel reduction over
-/// the batch, one workgroup per [`SCALE_GRAD_COLS`] columns, in a fixed order.
-pub fn scale_grad(
+/// The gradient merged into [`coupling_backward`]'s `gy` as it is read: `src[b, j]` (row
+/// stride [`padded`]`(D/2)`) added to entry `j` of part `part`, the next layer's
+/// conditioning half (whose conditioner's input gradient `src` is).
+#[derive(Clone, Copy)]
+pub struct AddPart<'a> {
+    pub part: usize,
+    pub src: &'a GpuTensor,
+}
+
+/// Where [`coupling_backward`] gets `gy = dL/dx_{l+1}`.
+#[derive(Clone, Copy)]
+pub enum GradIn<'a> {
+    /// The last layer: `dL/dz = z / B`, the loss's gradient, computed from the layer's
+    /// output (`g` is only written).
+    LossSeed,
+    /// From `g`, with `add` merged while reading.
+    State(Option<AddPart<'a>>),
+}
+
+/// Backward of coupling + scale in one dispatch. `g` holds `gy = dL/dx_{l+1}` (see
+/// [`GradIn`]) and is overwritten with `dL/dx_l` less the conditioner's input gradient (the
+/// next call's `add`); writes the conditioner output's gradient `gh` and
+/// `grads[grad_offset + d] = dL/ds_l[d]`, a parallel reduction over the batch in a fixed
+/// order (one workgroup per [`BACKWARD_COLS`] columns).
+#[allow(clippy::too_many_arguments)]
+pub fn coupling_backward(
     ctx: &GpuContext,
     cfg: &FlowConfig,
     site: CouplingSite,
-    gy: &GpuTensor,
+    g: &GpuTensor,
+    gy: GradIn<'_>,
     states: &GpuTensor,
+    h: &GpuTensor,
+    params: &GpuTensor,
+    gh: &GpuTensor,
     grads: &GpuTensor,
     grad_offset: usize,
 ) -> Result<Dispatch> {
-    assert!(gy.len() >= site.batch * cfg.dim && grads.len() >= grad_offset + cfg.dim);
+    assert!(g.len() >= site.batch * cfg.dim && grads.len() >= grad_offset + cfg.dim);
+    assert!(h.len() >= site.batch * padded(cfg.mlp_out()));
+    assert!(gh.len() >= site.batch * padded(cfg.mlp_out()));
+    let add = match gy {
+        GradIn::LossSeed => None,
+        GradIn::State(add) => add,
+    };
+    if let Some(a) = add {
+        assert!(a.part < 2 && a.src.len() >= site.batch * padded(cfg.half()));
+    }
     let wg = ctx.tiles().reduce_wg;
     assert!(
-        wg.is_power_of_two() && wg >= SCALE_GRAD_COLS,
-        "scale_grad needs a power-of-two reduce workgroup of at least {SCALE_GRAD_COLS}"
+        wg.is_power_of_two() && wg >= BACKWARD_COLS,
+        "coupling_backward needs a power-of-two reduce workgroup of at least {BACKWARD_COLS}"
     );
-    let p = ScaleGradParams {
-        batch: u(site.batch),
-        dim: u(cfg.dim),
-        out_offset: u(site.out_offset),
+    let p = CouplingBackwardParams {
+        layer: CouplingParams::new(cfg, site, 0),
+        inv_batch: 1.0 / site.batch as f32,
         grad_offset: u(grad_offset),
-    };
-    ctx.dispatch(
-        &SCALE_GRAD,
-        &[("COLS", SCALE_GRAD_COLS as f64)],
-        &p,
-        &[gy, states, grads],
-        groups_for(cfg.dim, SCALE_GRAD_COLS),
-    )
-}
-
-// ---------------------------------------------------------------------------------------
-// Merge
-
-crate::gpu_params! {
-    /// Mirror of `Params` in shaders/scatter_add.wgsl.
-    pub struct ScatterParams {
-        pub batch: u32,
-        pub dim: u32,
-        pub half: u32,
-        pub mask: u32,
-        pub part: u32,
-        pub src_ld: u32,
-        pub _pad: [u32; 2],
-    }
-}
-
-pub const SCATTER_ADD: Kernel<ScatterParams> = elementwise(
-    "scatter_add.wgsl",
-    include_str!("../../shaders/scatter_add.wgsl"),
-    &[read("src"), write("dst")],
-);
-
-/// `dst[b, part_index(part, j)] += src[b, j]` (`src` with [`padded`] rows).
-pub fn scatter_add(
-    ctx: &GpuContext,
-    cfg: &FlowConfig,
-    batch: usize,
-    part: usize,
-    src: &GpuTensor,
-    dst: &GpuTensor,
-) -> Result<Dispatch> {
-    assert!(src.len() >= batch * padded(cfg.half()) && dst.len() >= batch * cfg.dim);
-    let p = ScatterParams {
-        batch: u(batch),
-        dim: u(cfg.dim),
-        half: u(cfg.half()),
-        mask: mask_code(cfg.mask),
-        part: u(part),
-        src_ld: u(padded(cfg.half())),
+        has_add: add.is_some() as u32,
+        add_part: u(add.map_or(0, |a| a.part)),
+        add_ld: u(padded(cfg.half())),
+        seed: matches!(gy, GradIn::LossSeed) as u32,
         _pad: [0; 2],
     };
+    let add = add.map_or(ctx.unused(), |a| a.src);
     ctx.dispatch(
-        &SCATTER_ADD,
-        &[],
+        &COUPLING_BACKWARD,
+        &[("COLS", BACKWARD_COLS as f64)],
         &p,
-        &[src, dst],
-        groups_for(batch * cfg.half(), ctx.tiles().elementwise_wg),
+        &[g, add, states, h, params, gh, grads],
+        groups_for(cfg.dim, BACKWARD_COLS),
     )
 }

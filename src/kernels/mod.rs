@@ -6,7 +6,7 @@
 //! | family | shaders | CPU reference |
 //! |---|---|---|
 //! | [`matmul`], [`matmul_shared`] | `matmul_{nn,tn,nt}.wgsl`, `matmul_{nn,tn,nt}_sg_*.wgsl`, `matmul_shared_{nn,tn,nt}.wgsl`, `matmul_split_k_reduce.wgsl` | `reference::mlp` |
-//! | [`coupling`] | `gather`, `coupling_{forward,inverse,backward}`, `scale_grad`, `scatter_add` | `reference::flow`, `reference::backward` |
+//! | [`coupling`] | `gather`, `coupling_{forward,inverse,backward}` | `reference::flow`, `reference::backward` |
 //! | [`density`] | `log_density.wgsl` | `reference::flow` |
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
 //! | [`transform`] | `dequantize`, `to_pixels`, `gaussian` | `reference::preprocess` |
@@ -48,11 +48,8 @@ pub static ALL: &[&dyn AnyKernel] = &[
     &coupling::COUPLING_FORWARD,
     &coupling::COUPLING_INVERSE,
     &coupling::COUPLING_BACKWARD,
-    &coupling::SCALE_GRAD,
-    &coupling::SCATTER_ADD,
     &density::LOG_DENSITY,
     &loss::LOSS_REDUCE,
-    &loss::LOSS_SEED,
     &transform::DEQUANTIZE,
     &transform::TO_PIXELS,
     &transform::GAUSSIAN,

@@ -2,11 +2,13 @@
 //! (`dequantize.wgsl`), the inverse back to pixel intensities (`to_pixels.wgsl`) and the
 //! prior's Gaussian draws (`gaussian.wgsl`). Reference: `reference::preprocess`.
 
-use crate::config::Preprocess;
+use crate::config::{MaskKind, Preprocess};
 use crate::error::Result;
 use crate::gpu::kernel::{read, write, Kernel, KernelInfo, Workgroup};
 use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::coupling::mask_code;
+use crate::kernels::matmul::padded;
 use crate::kernels::{groups_rows, u, COMMON};
 
 crate::gpu_params! {
@@ -20,6 +22,12 @@ crate::gpu_params! {
         pub alpha: f32,
         pub out_offset: u32,
         pub index_offset: u32,
+        pub has_split: u32,
+        pub mask: u32,
+        pub half: u32,
+        pub split_part: u32,
+        pub split_ld: u32,
+        pub _pad: [u32; 3],
     }
 }
 
@@ -33,6 +41,7 @@ pub const DEQUANTIZE: Kernel<DequantizeParams> = Kernel::new(KernelInfo {
         read("indices"),
         write("states"),
         write("pre_logdet"),
+        write("split_dst"),
     ],
     workgroup: Workgroup::Reduce,
     overrides: &[],
@@ -56,6 +65,30 @@ pub fn dequantize_params(
         alpha: pre.logit_alpha.unwrap_or(0.0),
         out_offset: 0,
         index_offset: 0,
+        has_split: 0,
+        mask: 0,
+        half: 0,
+        split_part: 0,
+        split_ld: 0,
+        _pad: [0; 3],
+    }
+}
+
+impl DequantizeParams {
+    /// These parameters with the split of [`dequantize_and_split`]: part `part` of every row
+    /// under `mask` also goes to a `[batch, padded(D/2)]` tensor (the first coupling
+    /// layer's conditioner input).
+    pub fn with_split(self, mask: MaskKind, part: usize) -> Self {
+        assert!(part < 2);
+        let half = self.dim as usize / 2;
+        Self {
+            has_split: 1,
+            mask: mask_code(mask),
+            half: u(half),
+            split_part: u(part),
+            split_ld: u(padded(half)),
+            ..self
+        }
     }
 }
 
@@ -69,14 +102,38 @@ pub fn dequantize(
     states: &GpuTensor,
     pre_logdet: &GpuTensor,
 ) -> Result<Dispatch> {
+    dequantize_and_split(ctx, params, pixels, indices, states, pre_logdet, None)
+}
+
+/// [`dequantize`], also writing the part of the images that `params`
+/// ([`DequantizeParams::with_split`]) names into `split_dst` (the training step's first
+/// conditioner input, which saves the step a `gather` dispatch).
+pub fn dequantize_and_split(
+    ctx: &GpuContext,
+    params: DequantizeParams,
+    pixels: &GpuTensor,
+    indices: &GpuTensor,
+    states: &GpuTensor,
+    pre_logdet: &GpuTensor,
+    split_dst: Option<&GpuTensor>,
+) -> Result<Dispatch> {
     let batch = params.batch as usize;
     assert!(pre_logdet.len() >= batch);
     assert!(states.len() >= params.out_offset as usize + batch * params.dim as usize);
+    assert_eq!(
+        params.has_split == 1,
+        split_dst.is_some(),
+        "a split needs both its parameters and its tensor"
+    );
+    if let Some(dst) = split_dst {
+        assert!(dst.len() >= batch * params.split_ld as usize);
+    }
+    let split_dst = split_dst.unwrap_or(ctx.unused());
     ctx.dispatch(
         &DEQUANTIZE,
         &[],
         &params,
-        &[pixels, indices, states, pre_logdet],
+        &[pixels, indices, states, pre_logdet, split_dst],
         groups_rows(batch),
     )
 }

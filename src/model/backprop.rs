@@ -2,17 +2,18 @@
 //! to every parameter, recorded once per workspace as a list of dispatches that reads the
 //! activations the forward program left in the workspace.
 //!
-//! It starts from `grad_z = dL/dz`, which the loss stage ([`crate::kernels::loss`]) writes.
-//! Per coupling layer, last to first: the coupling + scale backward (gradients for the
-//! previous state and the conditioner's output), the log-scale gradient (a column sum over
-//! the batch), then the conditioner backward: for each linear layer a TN matmul giving
-//! `[dW; db]` straight into the flat gradient buffer and an NT matmul giving the input
-//! gradient through the ReLU's derivative; finally the conditioning half's gradient is
-//! added back into the state gradient.
+//! It starts from `dL/dz = z / B`, which the last layer's backward kernel computes from `z`
+//! as it reads it (no seed dispatch). Per coupling layer, last to first: one coupling + scale backward dispatch (the previous
+//! state's gradient, in place, the conditioner output's gradient and the log-scale gradient,
+//! a column sum over the batch; it also adds the later layer's conditioner input gradient
+//! into the state gradient as it reads it), then the conditioner backward: for each linear
+//! layer a TN matmul giving `[dW; db]` straight into the flat gradient buffer and an NT
+//! matmul giving the input gradient through the ReLU's derivative. Layer 0's conditioner
+//! input gradient is not computed: nothing reads dL/dx_0.
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::coupling;
+use crate::kernels::coupling::{self, GradIn};
 use crate::kernels::matmul::{self, padded, Matmul};
 use crate::model::layout::ParamLayout;
 use crate::model::workspace::Workspace;
@@ -20,8 +21,6 @@ use crate::model::workspace::Workspace;
 pub struct Backprop {
     /// `dL/dθ` in the parameter layout (padding stays zero).
     pub grads: GpuTensor,
-    /// `[batch, D]`: dL/dz, the seed of the backward pass (written by the loss stage).
-    pub grad_z: GpuTensor,
     dispatches: Vec<Dispatch>,
 }
 
@@ -35,11 +34,9 @@ impl Backprop {
         let cfg = &layout.config;
         let b = ws.batch;
         let grads = ctx.zeros(&[layout.len], "gradients")?;
-        let grad_z = ctx.zeros(&[b * cfg.dim], "loss gradient seed")?;
-        let gstate = [
-            ctx.zeros(&[b * cfg.dim], "state gradient")?,
-            ctx.zeros(&[b * cfg.dim], "state gradient")?,
-        ];
+        // The state gradients, overwritten layer by layer: each layer's kernel works in
+        // place (the recorded dispatches keep these buffers alive).
+        let gstate = ctx.zeros(&[b * cfg.dim], "state gradient")?;
         let gh = ctx.zeros(&[b, padded(cfg.mlp_out())], "conditioner output gradient")?;
         let gmlp = [
             ctx.zeros(&[b, padded(cfg.hidden)], "hidden gradient")?,
@@ -48,32 +45,28 @@ impl Backprop {
         let gxa = ctx.zeros(&[b, padded(cfg.half())], "conditioning half gradient")?;
 
         let mut out = Vec::new();
-        let mut cur = 0;
         for l in (0..cfg.layers).rev() {
             let site = ws.site(layout, l);
-            let next = 1 - cur;
+            // Layer l + 1's conditioner input gradient, in gxa, is merged into its
+            // conditioning half as this layer's kernel reads the state gradient.
             let gy = if l + 1 == cfg.layers {
-                &grad_z
+                GradIn::LossSeed
             } else {
-                &gstate[cur]
+                GradIn::State(Some(coupling::AddPart {
+                    part: 1 - cfg.transformed_part(l + 1),
+                    src: &gxa,
+                }))
             };
             out.push(coupling::coupling_backward(
                 ctx,
                 cfg,
                 site,
+                &gstate,
                 gy,
                 &ws.states,
                 &ws.mlps[l].output,
                 params,
-                &gstate[next],
                 &gh,
-            )?);
-            out.push(coupling::scale_grad(
-                ctx,
-                cfg,
-                site,
-                gy,
-                &ws.states,
                 &grads,
                 layout.scale_offset(l),
             )?);
@@ -116,21 +109,9 @@ impl Backprop {
                 )?);
                 g_out = dst;
             }
-            if l > 0 {
-                out.push(coupling::scatter_add(
-                    ctx,
-                    cfg,
-                    b,
-                    1 - cfg.transformed_part(l),
-                    &gxa,
-                    &gstate[next],
-                )?);
-            }
-            cur = next;
         }
         Ok(Self {
             grads,
-            grad_z,
             dispatches: out,
         })
     }

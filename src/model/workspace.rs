@@ -29,6 +29,9 @@ pub struct Workspace {
     pub log_scales: GpuTensor,
     /// `[2 * batch]`: log|det J| per sample, then log p(x) per sample.
     pub density: GpuTensor,
+    /// Layer 0's split: its conditioning half of block 0 into `mlps[0].input`.
+    split: Option<Dispatch>,
+    /// The rest of the forward program, from layer 0's conditioner on.
     forward: Vec<Dispatch>,
     inverse: Vec<Dispatch>,
 }
@@ -78,9 +81,21 @@ impl Workspace {
             mlps,
             log_scales,
             density,
+            split: None,
             forward: Vec::new(),
             inverse: Vec::new(),
         };
+        ws.split = Some(coupling::gather(
+            ctx,
+            cfg,
+            batch,
+            &ws.states,
+            0,
+            1 - cfg.transformed_part(0),
+            None,
+            params,
+            &ws.mlps[0].input,
+        )?);
         ws.forward = ws.record_forward(ctx, layout, params)?;
         ws.inverse = ws.record_inverse(ctx, layout, params)?;
         Ok(ws)
@@ -142,21 +157,9 @@ impl Workspace {
         let mut out = Vec::new();
         for l in 0..cfg.layers {
             let site = self.site(layout, l);
-            // Layer 0 splits its input here; every later layer's input half is written by
-            // the previous layer's coupling kernel (no gather dispatch).
-            if l == 0 {
-                out.push(coupling::gather(
-                    ctx,
-                    cfg,
-                    self.batch,
-                    &self.states,
-                    site.in_offset,
-                    1 - cfg.transformed_part(l),
-                    None,
-                    params,
-                    &self.mlps[l].input,
-                )?);
-            }
+            // Layer 0's input is split by `split` (or by the training step's dequantize);
+            // every later layer's input half is written by the previous layer's coupling
+            // kernel (no gather dispatch).
             self.record_mlp(ctx, layout, params, l, &mut out)?;
             let s_offset = l * self.batch * cfg.half();
             out.push(coupling::coupling_forward(
@@ -233,6 +236,12 @@ impl Workspace {
 
     /// States block 0 -> block K, the per-layer log-scales and the density.
     pub fn forward(&self) -> Vec<&Dispatch> {
+        self.split.iter().chain(&self.forward).collect()
+    }
+
+    /// [`Workspace::forward`] without layer 0's split, for when whatever wrote block 0 also
+    /// wrote its conditioning half (part `1 - transformed_part(0)`) into `mlps[0].input`.
+    pub fn forward_after_split(&self) -> Vec<&Dispatch> {
         self.forward.iter().collect()
     }
 

@@ -23,7 +23,8 @@ pub mod view;
 
 pub use adam::{adam_step, clip_factor, global_grad_norm};
 pub use backward::{
-    backward_f64, grad_input, grad_input_f64, loss_and_grad, loss_and_grad_f64, loss_f64, Backward,
+    backward_f64, coupling_backward_layer, grad_input, grad_input_f64, loss_and_grad,
+    loss_and_grad_f64, loss_f64, Backward, LayerBackward,
 };
 pub use flow::{
     coupling_forward_layer, coupling_forward_layer_f64, forward, forward_f64, forward_trace_f64,

@@ -28,19 +28,15 @@ pub fn nats_per_image(
     let pre_logdet = ctx.zeros(&[batch], "transform log-det")?;
     let nll = ctx.zeros(&[batch], "loss per image")?;
     let sums = ctx.zeros(&[2], "loss sums")?;
-    let cfg = flow.config();
     let loss = loss::loss_per_image(
         ctx,
         batch,
         dim,
-        ws.state_offset(cfg, cfg.layers),
         LossBuffers {
             density: &ws.density,
             pre_logdet: &pre_logdet,
-            states: &ws.states,
             nll: &nll,
             sums: &sums,
-            grad_z: None,
         },
     )?;
     let passes = draws.max(1);

@@ -1,6 +1,6 @@
 //! One training step as a single submit: dequantize the batch from the GPU-resident images,
-//! forward, the loss stage (per-sample loss, its running sum and the gradient seed),
-//! backward, gradient norm and Adam. The host only writes the step's uniforms (image
+//! forward, the loss stage (per-sample loss and its running sum), backward (which seeds
+//! itself with dL/dz), gradient norm and Adam. The host only writes the step's uniforms (image
 //! offset, learning rate, step number); it reads the loss sum back once per logging interval.
 
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct TrainStep {
     /// buffer, read with the loss sums.
     faults: GpuTensor,
     dequantize: Dispatch,
-    loss: [Dispatch; 2],
+    loss: Dispatch,
     grad_norm: [Dispatch; 2],
     adam: Dispatch,
     dequantize_params: DequantizeParams,
@@ -79,27 +79,27 @@ impl TrainStep {
         let nll = ctx.zeros(&[batch], "loss per image")?;
         let loss_sums = ctx.zeros(&[2], "loss sums")?;
         let dim = layout.config.dim;
-        let dequantize_params = transform::dequantize_params(pre, batch, dim, 0, true);
-        let dequantize = transform::dequantize(
+        // Dequantize also writes layer 0's conditioner input (no gather dispatch).
+        let dequantize_params = transform::dequantize_params(pre, batch, dim, 0, true)
+            .with_split(layout.config.mask, 1 - layout.config.transformed_part(0));
+        let dequantize = transform::dequantize_and_split(
             ctx,
             dequantize_params,
             &images.pixels,
             &order,
             &ws.states,
             &pre_logdet,
+            Some(&ws.mlps[0].input),
         )?;
-        let loss = loss::loss(
+        let loss = loss::loss_per_image(
             ctx,
             batch,
             dim,
-            ws.state_offset(&layout.config, layout.config.layers),
             LossBuffers {
                 density: &ws.density,
                 pre_logdet: &pre_logdet,
-                states: &ws.states,
                 nll: &nll,
                 sums: &loss_sums,
-                grad_z: Some(&backprop.grad_z),
             },
         )?;
         let grad_norm = optimizer::grad_norm(ctx, &backprop.grads, &norm)?;
@@ -160,7 +160,10 @@ impl TrainStep {
         self.set_step_params(ctx, offset, seed, t, lr);
         ctx.submit(&[&self.dequantize]);
         edit(&self.ws.states.view(0, &[self.batch, self.dim]));
-        ctx.submit(&self.update_dispatches());
+        // The edit is in block 0 only: split it again for layer 0's conditioner.
+        let mut list = self.ws.forward();
+        list.extend(self.after_forward());
+        ctx.submit(&list);
     }
 
     fn set_step_params(&self, ctx: &GpuContext, offset: usize, seed: u32, t: u32, lr: f32) {
@@ -180,15 +183,15 @@ impl TrainStep {
     /// `--profile` times each).
     pub fn dispatches(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = vec![&self.dequantize];
-        list.extend(self.update_dispatches());
+        list.extend(self.ws.forward_after_split());
+        list.extend(self.after_forward());
         list
     }
 
-    /// Everything after the dequantized batch: forward, loss, backward, norm and Adam.
-    fn update_dispatches(&self) -> Vec<&Dispatch> {
+    /// Everything after the forward pass: loss, backward, norm and Adam.
+    fn after_forward(&self) -> Vec<&Dispatch> {
         let mut list: Vec<&Dispatch> = Vec::new();
-        list.extend(self.ws.forward());
-        list.extend(self.loss.iter());
+        list.push(&self.loss);
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
         list.push(&self.adam);
