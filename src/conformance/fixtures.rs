@@ -45,8 +45,6 @@ pub fn kernels_covered() -> Vec<&'static str> {
         "log_density.wgsl",
         "loss.wgsl",
         "coupling_backward.wgsl",
-        "scale_grad.wgsl",
-        "scatter_add.wgsl",
         "grad_norm.wgsl",
         "adam.wgsl",
     ]
@@ -124,8 +122,35 @@ pub fn fixtures() -> Vec<Fixture> {
     ] {
         out.extend(flow_fixtures(small_config(coupling, mask)));
     }
+    out.push(loss_fixture());
     out.push(adam_fixture());
     out
+}
+
+/// More images than the kernel's workgroup, so its loop and tree both count.
+fn loss_fixture() -> Fixture {
+    let (dim, batch) = (50, 137);
+    let density: Vec<f32> = uniform(2 * batch, -120.0, -20.0, 51);
+    let pre_logdet = uniform(batch, -80.0, 40.0, 52);
+    let nll: Vec<f64> = (0..batch)
+        .map(|b| {
+            crate::model::likelihood::nats_per_image(
+                density[batch + b] as f64,
+                pre_logdet[b] as f64,
+                dim,
+            )
+        })
+        .collect();
+    let mean = nll.iter().sum::<f64>() / batch as f64;
+    Fixture {
+        name: format!("loss per image, batch {batch}"),
+        op: Op::Loss { dim, batch },
+        inputs: map([("density", density), ("pre_logdet", pre_logdet)]),
+        expected: map([("nll", f32s(&nll)), ("sums", vec![mean as f32, 1.0])]),
+        metric: Metric::MixedMax,
+        // As tests/gradients.rs's per-image loss.
+        bounds: bounds(&["nll", "sums"], 2e-5),
+    }
 }
 
 fn matmul_fixtures() -> Vec<Fixture> {
@@ -313,7 +338,7 @@ fn flow_fixtures(cfg: FlowConfig) -> Vec<Fixture> {
     let (_, grads) = r::loss_and_grad(&gp, &gx, batch);
     out.push(Fixture {
         name: format!(
-            "gradients ({tag}): loss, coupling_backward, scale_grad, scatter_add, matmul TN and NT"
+            "gradients ({tag}): coupling_backward (seed, dL/ds, merge), matmul TN and NT"
         ),
         op: Op::Gradients {
             config: cfg.clone(),

@@ -53,6 +53,9 @@ pub enum Op {
     Inverse { config: FlowConfig, batch: usize },
     /// The gradient of the loss of `x`: `grads` (parameter layout).
     Gradients { config: FlowConfig, batch: usize },
+    /// The loss stage on `density` (`[2 * batch]`: log|det J|, then log p(y)) and
+    /// `pre_logdet`: `nll` per image and `sums` (the batch mean, then 1).
+    Loss { dim: usize, batch: usize },
     /// Global gradient norm then one Adam step on `params`, `grads`, `m`, `v`: outputs
     /// `norm`, `params`, `m`, `v`.
     Adam {
