@@ -1,5 +1,5 @@
 //! The views of a trained flow that the browser page draws (samples, the layer-by-layer
-//! stages, latent interpolation), as futures that end in one readback each, so the same code
+//! stages, latent interpolation, the bits/dim of chosen images), as futures that end in one readback each, so the same code
 //! runs natively (tests block on it) and on the web (where nothing may block). Every image
 //! comes back in pixel space, `[0, 1]`, row-major `D` values per image.
 
@@ -71,7 +71,7 @@ pub async fn interpolation(
         return Err(Error::Config("interpolation needs at least 2 steps".into()));
     }
     let ctx = flow.context();
-    let x = dequantize_midpoints(flow, pre, &[first, second].concat())?;
+    let (x, _) = dequantize_midpoints(flow, pre, &[first, second].concat())?;
     let (z, _) = flow.forward(&x)?;
     let zs = ctx.read_async(&z).await?;
     let (z1, z2) = zs.split_at(d);
@@ -89,8 +89,31 @@ pub async fn interpolation(
     Ok((originals, path))
 }
 
-/// Flow inputs of 8-bit images (`D` bytes each) at the middle of each pixel's bin.
-pub fn dequantize_midpoints(flow: &Flow, pre: Preprocess, pixels: &[u8]) -> Result<GpuTensor> {
+/// Bits per dimension of 8-bit images (`D` bytes each), dequantized at the middle of each
+/// pixel's bin: one number per image, as `flowgpu eval` counts them (there averaged over
+/// uniform dequantization noise instead).
+pub async fn bits_per_dim(flow: &Flow, pre: Preprocess, pixels: &[u8]) -> Result<Vec<f64>> {
+    let d = flow.config().dim;
+    let (x, pre_logdet) = dequantize_midpoints(flow, pre, pixels)?;
+    let log_p = flow.log_likelihood(&x)?;
+    let read = flow
+        .context()
+        .read_many_async(&[&log_p, &pre_logdet])
+        .await?;
+    Ok(read[0]
+        .iter()
+        .zip(&read[1])
+        .map(|(&lp, &pl)| crate::model::likelihood::bits_per_dim(lp as f64, pl as f64, d))
+        .collect())
+}
+
+/// Flow inputs of 8-bit images (`D` bytes each) at the middle of each pixel's bin, and the
+/// data transform's log|dy/dv| per image.
+pub fn dequantize_midpoints(
+    flow: &Flow,
+    pre: Preprocess,
+    pixels: &[u8],
+) -> Result<(GpuTensor, GpuTensor)> {
     let ctx = flow.context();
     let d = flow.config().dim;
     if pixels.is_empty() || pixels.len() % d != 0 {
@@ -114,7 +137,7 @@ pub fn dequantize_midpoints(flow: &Flow, pre: Preprocess, pixels: &[u8]) -> Resu
     let params = transform::dequantize_params(pre, n, d, 0, false);
     let step = transform::dequantize(ctx, params, &packed, &ids, &x, &pre_logdet)?;
     ctx.submit(&[&step]);
-    Ok(x)
+    Ok((x, pre_logdet))
 }
 
 async fn read_pixels(flow: &Flow, x: &GpuTensor, pre: Preprocess) -> Result<Vec<f32>> {

@@ -9,6 +9,8 @@ import argparse
 import functools
 import http.server
 import json
+import math
+import re
 import sys
 import threading
 import time
@@ -97,6 +99,11 @@ def check_page(page, base, screenshot, timeout_s, out):
     page.click("#gallery canvas[data-index='5']")
     page.wait_for_function("() => document.body.dataset.interpolation === '3,5'", timeout=timeout_s * 1000)
     checks["clicking two test digits interpolates between them"] = True
+    pair = page.inner_text("#pair-bpd")
+    values = [float(v) for v in re.findall(r"([0-9]+\.[0-9]+) bits/dim", pair)]
+    out["pair_bits_per_dim"] = values
+    checks["the chosen digits' bits/dim are shown"] = (
+        len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values))
     out["checks"] = checks
     for name, ok in checks.items():
         if not ok:

@@ -38,6 +38,18 @@ struct Loaded {
     description: String,
 }
 
+impl Loaded {
+    /// Test image `i`'s pixels, or an error naming the valid range.
+    fn image(&self, i: usize, d: usize) -> Result<&[u8], JsValue> {
+        self.images.get(i * d..(i + 1) * d).ok_or_else(|| {
+            js_error(format!(
+                "test images are numbered 0 to {}, not {i}",
+                self.labels.len().saturating_sub(1)
+            ))
+        })
+    }
+}
+
 /// A trained flow on the page's GPU, with the test images it interpolates between.
 #[wasm_bindgen]
 pub struct Explorer {
@@ -177,24 +189,30 @@ impl Explorer {
         })
     }
 
+    /// Bits/dim of test images `i` and `j` (dequantized at their pixels' bin centres): a
+    /// `Float64Array` of two.
+    pub fn pair_bits_per_dim(&self, i: usize, j: usize) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let d = inner.flow.config().dim;
+            let (first, second) = (inner.image(i, d)?, inner.image(j, d)?);
+            let bpd = explore::bits_per_dim(&inner.flow, inner.pre, &[first, second].concat())
+                .await
+                .map_err(js_error)?;
+            Ok(js_sys::Float64Array::from(bpd.as_slice()).into())
+        })
+    }
+
     /// The latent line from test image `i` to test image `j` in `steps` steps:
     /// `(2 + steps) * dim` pixels, the two originals (dequantized and mapped back) first.
     pub fn interpolate(&self, i: usize, j: usize, steps: usize) -> js_sys::Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let d = inner.flow.config().dim;
-            let n = inner.labels.len();
-            if i >= n || j >= n {
-                return Err(js_error(format!(
-                    "test images are numbered 0 to {}, not {i} and {j}",
-                    n.saturating_sub(1)
-                )));
-            }
             if !(2..=100).contains(&steps) {
                 return Err(js_error(format!("ask for 2 to 100 steps, not {steps}")));
             }
-            let first = &inner.images[i * d..(i + 1) * d];
-            let second = &inner.images[j * d..(j + 1) * d];
+            let (first, second) = (inner.image(i, d)?, inner.image(j, d)?);
             let (mut originals, path) =
                 explore::interpolation(&inner.flow, inner.pre, first, second, steps)
                     .await

@@ -151,6 +151,11 @@ async function main() {
     row.set(px.subarray(d, 2 * d), (STEPS + 1) * d);
     drawGrid($("interpolation"), row, STEPS + 2, STEPS + 2, side, [0, STEPS]);
     window.flowgpu.interpolation = { first: i, second: j, pixels: px, steps: STEPS, dim: d };
+    const bpd = await ex.pair_bits_per_dim(i, j);
+    $("pair-bpd").textContent =
+      `Test digit ${i} (label ${ex.label(i)}): ${bpd[0].toFixed(3)} bits/dim; ` +
+      `test digit ${j} (label ${ex.label(j)}): ${bpd[1].toFixed(3)} bits/dim ` +
+      `(each dequantized at its pixels' bin centres).`;
     document.body.dataset.interpolation = `${i},${j}`;
   }
 
