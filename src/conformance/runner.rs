@@ -253,7 +253,11 @@ async fn run_matmul(ctx: &Arc<GpuContext>, f: &Fixture, variant: MatmulVariant) 
 async fn run_one(ctx: &Arc<GpuContext>, f: &Fixture) -> Result<Run> {
     let mut run = Run::new();
     match &f.op {
-        Op::Matmul { .. } => unreachable!("matmuls run per variant"),
+        Op::Matmul { .. } => {
+            return Err(Error::Config(
+                "a matmul fixture runs once per variant (run_matmul)".into(),
+            ))
+        }
         Op::Dequantize {
             pre,
             dim,
