@@ -160,6 +160,20 @@ impl GpuContext {
         Ok(t)
     }
 
+    /// Uploads bytes (e.g. 8-bit pixels) packed four to a little-endian word, the last word
+    /// zero-padded; the shader unpacks them (`common.wgsl`).
+    pub fn upload_bytes(&self, bytes: &[u8], label: &str) -> Result<GpuTensor> {
+        let words: Vec<u32> = bytes
+            .chunks(4)
+            .map(|c| {
+                let mut w = [0u8; 4];
+                w[..c.len()].copy_from_slice(c);
+                u32::from_le_bytes(w)
+            })
+            .collect();
+        self.upload_words(&words, &[words.len()], label)
+    }
+
     /// Overwrites a tensor's contents (queued; ordered before the next submit).
     pub fn write(&self, t: &GpuTensor, data: &[f32]) {
         assert_eq!(data.len(), t.len, "write must fill the whole tensor");

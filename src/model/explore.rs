@@ -6,7 +6,7 @@
 use crate::config::Preprocess;
 use crate::error::{Error, Result};
 use crate::gpu::GpuTensor;
-use crate::kernels::transform;
+use crate::model::images::GpuImages;
 use crate::model::Flow;
 
 /// `n` samples at `temperature`, drawn with `seed`: `n * D` pixel values.
@@ -75,11 +75,7 @@ pub async fn interpolation(
     let (z, _) = flow.forward(&x)?;
     let zs = ctx.read_async(&z).await?;
     let (z1, z2) = zs.split_at(d);
-    let mut line = Vec::with_capacity(steps * d);
-    for k in 0..steps {
-        let t = k as f32 / (steps - 1) as f32;
-        line.extend(z1.iter().zip(z2).map(|(a, b)| (1.0 - t) * a + t * b));
-    }
+    let line = latent_line(z1, z2, steps);
     let line = ctx.upload(&line, &[steps, d], "interpolation line")?;
     let decoded = flow.inverse(&line)?;
     let pixels = [flow.to_pixels(&x, pre)?, flow.to_pixels(&decoded, pre)?];
@@ -87,6 +83,17 @@ pub async fn interpolation(
     let path = read.pop().unwrap_or_default();
     let originals = read.pop().unwrap_or_default();
     Ok((originals, path))
+}
+
+/// `steps` evenly spaced points from `z1` to `z2`, both included, back to back (one step:
+/// `z1`).
+pub fn latent_line(z1: &[f32], z2: &[f32], steps: usize) -> Vec<f32> {
+    let mut line = Vec::with_capacity(steps * z1.len());
+    for k in 0..steps {
+        let t = k as f32 / (steps.max(2) - 1) as f32;
+        line.extend(z1.iter().zip(z2).map(|(a, b)| (1.0 - t) * a + t * b));
+    }
+    line
 }
 
 /// Bits per dimension of 8-bit images (`D` bytes each), dequantized at the middle of each
@@ -109,35 +116,14 @@ pub async fn bits_per_dim(flow: &Flow, pre: Preprocess, pixels: &[u8]) -> Result
 
 /// Flow inputs of 8-bit images (`D` bytes each) at the middle of each pixel's bin, and the
 /// data transform's log|dy/dv| per image.
-pub fn dequantize_midpoints(
+fn dequantize_midpoints(
     flow: &Flow,
     pre: Preprocess,
     pixels: &[u8],
 ) -> Result<(GpuTensor, GpuTensor)> {
     let ctx = flow.context();
-    let d = flow.config().dim;
-    if pixels.is_empty() || pixels.len() % d != 0 {
-        return Err(Error::Config(format!(
-            "{} pixels are not a whole number of {d}-pixel images",
-            pixels.len()
-        )));
-    }
-    let n = pixels.len() / d;
-    let mut bytes = pixels.to_vec();
-    bytes.resize(bytes.len().div_ceil(4) * 4, 0);
-    let words: Vec<u32> = bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let packed = ctx.upload_words(&words, &[words.len()], "images")?;
-    let ids: Vec<u32> = (0..n as u32).collect();
-    let ids = ctx.upload_words(&ids, &[n], "image indices")?;
-    let x = ctx.zeros(&[n, d], "dequantized images")?;
-    let pre_logdet = ctx.zeros(&[n], "transform log-det")?;
-    let params = transform::dequantize_params(pre, n, d, 0, false);
-    let step = transform::dequantize(ctx, params, &packed, &ids, &x, &pre_logdet)?;
-    ctx.submit(&[&step]);
-    Ok((x, pre_logdet))
+    GpuImages::from_pixels(ctx, pixels, flow.config().dim, "images")?
+        .dequantized_with_logdet(ctx, pre, None)
 }
 
 async fn read_pixels(flow: &Flow, x: &GpuTensor, pre: Preprocess) -> Result<Vec<f32>> {

@@ -4,6 +4,7 @@
 pub mod backprop;
 pub mod explore;
 pub mod flow;
+pub mod images;
 pub mod layout;
 pub mod likelihood;
 pub mod params;

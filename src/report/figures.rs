@@ -8,6 +8,7 @@ use crate::config::Preprocess;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
 use crate::gpu::GpuTensor;
+use crate::model::explore::latent_line;
 use crate::model::Flow;
 use crate::report::image_grid::{write_png, Grid};
 use crate::train::gpu_data::GpuImages;
@@ -165,17 +166,10 @@ pub fn interpolation_grid(
     let (z, _) = flow.forward(&x)?;
     let zs = ctx.read(&z)?;
     let xs = ctx.read(&x)?;
-    let mut path_z = Vec::with_capacity(pairs.len() * steps * d);
-    for p in 0..pairs.len() {
-        let (z1, z2) = (
-            &zs[2 * p * d..(2 * p + 1) * d],
-            &zs[(2 * p + 1) * d..(2 * p + 2) * d],
-        );
-        for k in 0..steps {
-            let t = k as f32 / (steps - 1) as f32;
-            path_z.extend(z1.iter().zip(z2).map(|(a, b)| (1.0 - t) * a + t * b));
-        }
-    }
+    let path_z: Vec<f32> = zs
+        .chunks_exact(2 * d)
+        .flat_map(|pair| latent_line(&pair[..d], &pair[d..], steps))
+        .collect();
     let tz = ctx.upload(&path_z, &[pairs.len() * steps, d], "interpolation path")?;
     let decoded_t = flow.inverse(&tz)?;
     let decoded = ctx.read(&decoded_t)?;
