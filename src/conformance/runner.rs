@@ -109,13 +109,10 @@ async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
         } else {
             "used only by a matmul variant this device does not run".to_string()
         };
-        let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
-        let built = ctx.build_pipeline(*kernel);
-        let failure = match (built, scope.pop().await) {
-            (Err(e), _) => Some(e.to_string()),
-            (_, Some(e)) => Some(format!("the device rejected the shader: {e}")),
-            _ => None,
-        };
+        let failure = scoped(ctx, async { ctx.build_pipeline(*kernel) })
+            .await
+            .err()
+            .map(|e| e.to_string());
         out.push(Report {
             name: format!("compiles: {label} ({why})"),
             check: Check::CompiledOnly,
@@ -129,11 +126,11 @@ async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
 }
 
 /// Runs `work` inside a validation error scope, so that a shader the device rejects fails
-/// its own case with the compiler's message (and not the next case's readback).
-async fn scoped(
+/// its own case (or compile check) with the compiler's message, not the next case's readback.
+async fn scoped<T>(
     ctx: &GpuContext,
-    work: impl std::future::Future<Output = Result<Run>>,
-) -> Result<Run> {
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     let scope = ctx.device().push_error_scope(wgpu::ErrorFilter::Validation);
     let run = work.await;
     match scope.pop().await {
@@ -264,15 +261,10 @@ async fn run_one(ctx: &Arc<GpuContext>, f: &Fixture) -> Result<Run> {
             seed,
             noise,
         } => {
-            let mut bytes: Vec<u8> = input(f, "pixels")?.iter().map(|&p| p as u8).collect();
-            bytes.resize(bytes.len().div_ceil(4) * 4, 0);
-            let words: Vec<u32> = bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let bytes: Vec<u8> = input(f, "pixels")?.iter().map(|&p| p as u8).collect();
             let indices: Vec<u32> = input(f, "indices")?.iter().map(|&i| i as u32).collect();
             let batch = indices.len();
-            let pixels = ctx.upload_words(&words, &[words.len()], "pixels")?;
+            let pixels = ctx.upload_bytes(&bytes, "pixels")?;
             let indices = ctx.upload_words(&indices, &[batch], "indices")?;
             let x = ctx.zeros(&[batch * dim], "x")?;
             let pre_logdet = ctx.zeros(&[batch], "pre_logdet")?;

@@ -153,10 +153,7 @@ impl Explorer {
     /// Test image `i` as 8-bit pixels.
     pub fn image(&self, i: usize) -> Option<Vec<u8>> {
         let d = self.inner.flow.config().dim;
-        self.inner
-            .images
-            .get(i * d..(i + 1) * d)
-            .map(<[u8]>::to_vec)
+        self.inner.image(i, d).ok().map(<[u8]>::to_vec)
     }
 
     /// `n` samples at `temperature` with `seed`: a `Float32Array` of `n * dim` pixels in [0, 1].
