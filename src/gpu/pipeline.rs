@@ -92,7 +92,7 @@ fn build(
             info.features - device.features()
         )));
     }
-    let source = web_directives(info) + &info.full_source();
+    let source = info.full_source();
     let (built, error) = scoped(device, &[wgpu::ErrorFilter::Validation], || {
         make(device, tiles, info, &iface, &label, source, overrides)
     });
@@ -105,18 +105,6 @@ fn build(
         layout,
         label,
     })
-}
-
-/// WGSL `enable` directives the browser's compiler (Tint) requires and naga 30 does not
-/// parse yet: `subgroups` for the kernels that use subgroup built-ins. (wgpu 30's WebGPU
-/// backend does not request the `subgroups` feature yet, so today no such kernel is built
-/// on the web; this keeps them compiling once it does.)
-fn web_directives(info: &KernelInfo) -> String {
-    if cfg!(target_arch = "wasm32") && info.features.contains(wgpu::Features::SUBGROUP) {
-        "enable subgroups;\n".into()
-    } else {
-        String::new()
-    }
 }
 
 /// The shader module, bind group layout and pipeline of one kernel.
