@@ -47,30 +47,49 @@ crate::gpu_params! {
 
 pub(crate) const BINDINGS: &[Binding] = &[read("a"), read("b"), write("c"), read("aux")];
 
-const fn matmul_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+/// A kernel of the matmul family: `MatmulParams` and the a, b, c, aux bindings. Its
+/// variants differ in the snippets before the file, the workgroup class, the overrides and the
+/// device features they need.
+pub(crate) const fn matmul_family(
+    file: &'static str,
+    source: &'static str,
+    snippets: &'static [&'static str],
+    workgroup: Workgroup,
+    overrides: &'static [&'static str],
+    features: wgpu::Features,
+) -> Kernel<MatmulParams> {
     Kernel::new(KernelInfo {
         file,
         source,
-        snippets: &[COMMON, MATMUL_COMMON],
+        snippets,
         entry: "main",
         bindings: BINDINGS,
-        workgroup: Workgroup::Matmul,
-        overrides: &["EPILOGUE"],
-        features: wgpu::Features::empty(),
+        workgroup,
+        overrides,
+        features,
     })
 }
 
-const fn subgroup_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
-    Kernel::new(KernelInfo {
+const fn matmul_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+    matmul_family(
         file,
         source,
-        snippets: &[COMMON, MATMUL_COMMON],
-        entry: "main",
-        bindings: BINDINGS,
-        workgroup: Workgroup::Fixed,
-        overrides: &["EPILOGUE"],
-        features: wgpu::Features::SUBGROUP,
-    })
+        &[COMMON, MATMUL_COMMON],
+        Workgroup::Matmul,
+        &["EPILOGUE"],
+        wgpu::Features::empty(),
+    )
+}
+
+const fn subgroup_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+    matmul_family(
+        file,
+        source,
+        &[COMMON, MATMUL_COMMON],
+        Workgroup::Fixed,
+        &["EPILOGUE"],
+        wgpu::Features::SUBGROUP,
+    )
 }
 
 pub const MATMUL_NN_SUBGROUP: Kernel<MatmulParams> = subgroup_kernel(
@@ -113,16 +132,14 @@ pub fn variant_kernel(
 }
 
 /// The transpose pass of `TransposedSubgroup` (shaders/matmul_transpose.wgsl).
-pub const MATMUL_TRANSPOSE: Kernel<MatmulParams> = Kernel::new(KernelInfo {
-    file: "matmul_transpose.wgsl",
-    source: include_str!("../../shaders/matmul_transpose.wgsl"),
-    snippets: &[COMMON, MATMUL_COMMON],
-    entry: "main",
-    bindings: BINDINGS,
-    workgroup: Workgroup::Fixed,
-    overrides: &[],
-    features: wgpu::Features::empty(),
-});
+pub const MATMUL_TRANSPOSE: Kernel<MatmulParams> = matmul_family(
+    "matmul_transpose.wgsl",
+    include_str!("../../shaders/matmul_transpose.wgsl"),
+    &[COMMON, MATMUL_COMMON],
+    Workgroup::Fixed,
+    &[],
+    wgpu::Features::empty(),
+);
 
 /// Invocations along K of the transpose pass (its WGSL workgroup size).
 const TRANSPOSE_WG: usize = 64;

@@ -10,13 +10,13 @@
 //! Made for GPUs; on lavapipe (where barriers are very slow) they are only tested.
 
 use crate::error::Result;
-use crate::gpu::kernel::{Kernel, KernelInfo, Workgroup};
+use crate::gpu::kernel::{Kernel, Workgroup};
 use crate::gpu::program::groups_for;
 use crate::gpu::tiles::{
     MatmulVariant, MATMUL_SHARED_SIDE, MATMUL_SPLIT_K_MIN_TILES, MATMUL_SPLIT_K_TARGET_GROUPS,
 };
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::matmul::{Epilogue, Matmul, MatmulParams, BINDINGS};
+use crate::kernels::matmul::{matmul_family, Epilogue, Matmul, MatmulParams};
 use crate::kernels::{u, COMMON, MATMUL_COMMON};
 
 /// The shared body, prepended to each kind's file.
@@ -26,16 +26,14 @@ pub const MATMUL_SHARED_BODY: &str = include_str!("../../shaders/matmul_shared.w
 pub const SHARED_BLOCK: (u32, u32) = (4 * MATMUL_SHARED_SIDE, 4 * MATMUL_SHARED_SIDE);
 
 const fn shared_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
-    Kernel::new(KernelInfo {
+    matmul_family(
         file,
         source,
-        snippets: &[COMMON, MATMUL_COMMON, MATMUL_SHARED_BODY],
-        entry: "main",
-        bindings: BINDINGS,
-        workgroup: Workgroup::Fixed,
-        overrides: &["EPILOGUE", "WG_SIDE"],
-        features: wgpu::Features::empty(),
-    })
+        &[COMMON, MATMUL_COMMON, MATMUL_SHARED_BODY],
+        Workgroup::Fixed,
+        &["EPILOGUE", "WG_SIDE"],
+        wgpu::Features::empty(),
+    )
 }
 
 pub const MATMUL_NN_SHARED: Kernel<MatmulParams> = shared_kernel(
@@ -53,16 +51,14 @@ pub const MATMUL_NT_SHARED: Kernel<MatmulParams> = shared_kernel(
 
 /// Adds the slices of a split-K product: `MatmulParams` with `k` = slices and `lda` = the
 /// elements between slices; `a` the partial sums, `b` unused.
-pub const MATMUL_SPLIT_K_REDUCE: Kernel<MatmulParams> = Kernel::new(KernelInfo {
-    file: "matmul_split_k_reduce.wgsl",
-    source: include_str!("../../shaders/matmul_split_k_reduce.wgsl"),
-    snippets: &[COMMON, MATMUL_COMMON],
-    entry: "main",
-    bindings: BINDINGS,
-    workgroup: Workgroup::Elementwise,
-    overrides: &["EPILOGUE"],
-    features: wgpu::Features::empty(),
-});
+pub const MATMUL_SPLIT_K_REDUCE: Kernel<MatmulParams> = matmul_family(
+    "matmul_split_k_reduce.wgsl",
+    include_str!("../../shaders/matmul_split_k_reduce.wgsl"),
+    &[COMMON, MATMUL_COMMON],
+    Workgroup::Elementwise,
+    &["EPILOGUE"],
+    wgpu::Features::empty(),
+);
 
 /// Slices of K for a product whose grid has `groups` workgroups and whose K (opA's columns,
 /// the bias column included) is `k`: enough to bring the grid to
