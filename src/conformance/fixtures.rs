@@ -50,7 +50,8 @@ pub fn kernels_covered() -> Vec<&'static str> {
     ]
 }
 
-fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
+/// `n` seeded draws from `U[lo, hi)` (the tests' data too).
+pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n).map(|_| rng.random_range(lo..hi)).collect()
 }
@@ -63,8 +64,9 @@ fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
-/// Row-major `[rows, cols]` to `[rows, padded(cols)]`, zero padding.
-fn pad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// Row-major `[rows, cols]` to `[rows, padded(cols)]`, zero padding (as the kernels store
+/// matrices).
+pub fn pad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let ld = padded(cols);
     let mut out = vec![0.0; rows * ld];
     for r in 0..rows {

@@ -6,6 +6,9 @@ pub mod strokes;
 
 use std::sync::{Arc, OnceLock};
 
+// The fixtures' seeded data helpers; each test binary uses some of them.
+#[allow(unused_imports)]
+pub use flowgpu::conformance::fixtures::{pad, uniform};
 use flowgpu::gpu::{AdapterChoice, GpuContext, TileConfig};
 use flowgpu::kernels::matmul::padded;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -33,21 +36,6 @@ pub fn context() -> Arc<GpuContext> {
         Arc::new(GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)"))
     })
     .clone()
-}
-
-pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..n).map(|_| rng.random_range(lo..hi)).collect()
-}
-
-/// Row-major `[rows, cols]` -> `[rows, padded(cols)]` with zero padding.
-pub fn pad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let ld = padded(cols);
-    let mut out = vec![0.0; rows * ld];
-    for r in 0..rows {
-        out[r * ld..r * ld + cols].copy_from_slice(&x[r * cols..(r + 1) * cols]);
-    }
-    out
 }
 
 /// Inverse of [`pad`]; also asserts the padding is still zero.
