@@ -7,6 +7,8 @@
 // `count` (floats) is a multiple of 4, as every parameter layout's length is.
 // A step whose gradient norm is not finite (NaN or infinity) changes nothing: the
 // parameters and moments stay those of the last good step (grad_norm counts the fault).
+#import common
+#kernel optimizer::ADAM
 
 override WG: u32 = 256u;
 

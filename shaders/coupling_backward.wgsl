@@ -20,6 +20,8 @@
 // row). Slice r does rows r, r + ROWS, r + 2 ROWS, ... in order, elementwise work included,
 // then the ROWS partial sums of each column are added as a fixed binary tree in workgroup
 // memory. The summation order depends only on (WG, COLS): results are the same on every run.
+#import common
+#kernel coupling::COUPLING_BACKWARD
 
 override WG: u32 = 64u;
 // Columns per workgroup; divides WG (checked on the host).

@@ -4,6 +4,8 @@
 // With has_next = 1 it also writes the next layer's conditioning half of x_{l+1} (part
 // next_part) into next_input, the next conditioner's input (row stride next_ld): the split
 // that gather.wgsl would otherwise do in a dispatch of its own.
+#import common
+#kernel coupling::COUPLING_FORWARD
 
 override WG: u32 = 256u;
 

@@ -1,6 +1,8 @@
 // One coupling layer plus its scale, inverse: reads state x_{l+1} and h = m(x_a) (computed
 // from the gathered, unscaled conditioning half), writes x_l.
 //   c = x_{l+1} * exp(-s_l);  x_a = c_a;  additive: x_b = c_b - h;  affine: x_b = (c_b - t) * exp(-s)
+#import common
+#kernel coupling::COUPLING_INVERSE
 
 override WG: u32 = 256u;
 

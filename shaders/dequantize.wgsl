@@ -7,6 +7,8 @@
 // With has_split = 1 it also writes part split_part of each row (mask, half as
 // common.wgsl's part_of) into split_dst, row stride split_ld: the first coupling layer's
 // conditioner input, the split that gather.wgsl would otherwise do in a dispatch of its own.
+#import common
+#kernel transform::DEQUANTIZE
 
 override WG: u32 = 64u;
 

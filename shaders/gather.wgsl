@@ -1,6 +1,8 @@
 // Coupling split: copies the conditioning half of layer state `src` into a
 // [batch, D/2] matrix (row stride dst_ld), the MLP's input. For the inverse direction it first undoes the
 // layer's scale (unscale = 1: times exp(-s_l)), since the inverse reads the layer's output.
+#import common
+#kernel coupling::GATHER
 
 override WG: u32 = 256u;
 

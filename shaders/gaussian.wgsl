@@ -1,4 +1,6 @@
 // Prior draws for sampling: z = temperature * N(0, 1) by Box-Muller on two hashed uniforms.
+#import common
+#kernel transform::GAUSSIAN
 
 override WG: u32 = 256u;
 

@@ -6,6 +6,9 @@
 //   sums[partials + 1]  steps since the host last cleared the counters
 //   sums[partials + 2]  how many of them had a non-finite norm (Adam skipped them)
 //   sums[partials + 3]  which one was the first (1-based), 0 if none
+#import common
+#kernel optimizer::GRAD_NORM_PARTIAL
+#kernel optimizer::GRAD_NORM_FINISH
 
 override WG: u32 = 256u;
 

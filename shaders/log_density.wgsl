@@ -2,6 +2,8 @@
 //   log|det J| = sum_l sum_j s_l[b, j]  (affine couplings)  +  sum_l sum_d scale_l[d]
 //   log p(x)   = -0.5 * sum_d z[b, d]^2 - (D/2) ln(2 pi) + log|det J|
 // out[b] = log|det J|, out[batch + b] = log p(x).
+#import common
+#kernel density::LOG_DENSITY
 
 override WG: u32 = 64u;
 

@@ -5,6 +5,8 @@
 // and 1 into sums[1] (one workgroup; the host reads and clears the sums once per logging
 // interval). The backward pass's seeds, dL/dz = z / B and dL/dlog|det J|_b = -1/B, are
 // computed where they are used, in coupling_backward.wgsl.
+#import common
+#kernel loss::LOSS_REDUCE
 
 override WG: u32 = 64u;
 

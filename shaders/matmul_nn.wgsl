@@ -7,6 +7,9 @@
 // Vulkan): each invocation keeps a 4 x 16 block of C as four mat4x4 accumulators (column v of
 // acc_i holds C[row0 + i, col0 + 4v .. col0 + 4v + 4]). Rows past M are clamped on load and
 // skipped on store; columns past N fall in the zero padding of the row stride.
+#import common
+#import matmul_common
+#kernel matmul::MATMUL_NN
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;

@@ -6,6 +6,9 @@
 // Each invocation keeps a 4 x 4 block of C in one mat4x4 (column i = C[row0 + i, col0..]);
 // per 4 values of k it loads a 4x4 block of A and of B and adds transpose(A4) * B4.
 // K runs over the padded row stride: the zero padding of A and B adds nothing.
+#import common
+#import matmul_common
+#kernel matmul::MATMUL_NT
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;

@@ -4,6 +4,10 @@
 //   B: weights [K (+1 bias row), N], vec4 loads along N (row stride ldb).
 //   a_ones = 1: the bias trick; opA has a column of ones after its K stored columns, so
 //   opA's K is k + 1 and row k of B (the bias) is added like any other row.
+#import common
+#import matmul_common
+#import matmul_shared
+#kernel matmul::shared::MATMUL_NN_SHARED
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;

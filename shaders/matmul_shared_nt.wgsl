@@ -3,6 +3,10 @@
 //   A: the gradient at the layer's output [batch, out], vec4 loads along K.
 //   B: the weights [in, out] (the bias row is not read), vec4 loads along K.
 //   EPILOGUE_RELU_GRAD multiplies by (aux > 0): the derivative of the ReLU whose output is aux.
+#import common
+#import matmul_common
+#import matmul_shared
+#kernel matmul::shared::MATMUL_NT_SHARED
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;

@@ -4,6 +4,10 @@
 //   B: the gradient at the layer's output, vec4 loads along N (row stride ldb).
 //   a_ones = 1: opA^T has a row of ones after its M - 1 stored rows, so the last row of C
 //   is the column sum of B (the bias gradient).
+#import common
+#import matmul_common
+#import matmul_shared
+#kernel matmul::shared::MATMUL_TN_SHARED
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;

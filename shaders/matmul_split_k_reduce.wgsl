@@ -4,6 +4,9 @@
 //   b: not read (bound to keep the matmul bindings and snippets).
 //   c, aux: as in every matmul; columns past N (the padding) are not written.
 // One invocation per vec4 of C's padded rows, 1-D work on a 2-D grid (flat_index).
+#import common
+#import matmul_common
+#kernel matmul::shared::MATMUL_SPLIT_K_REDUCE
 
 override WG: u32 = 256u;
 

@@ -7,6 +7,9 @@
 // Each invocation keeps a 4 x 16 block of C (four mat4x4, as in matmul_nn.wgsl). Per k it
 // loads one vec4 of A (4 consecutive rows of C) and a 4-vec4 block of B. Row strides are
 // multiples of 4 and the padding is zero, so loads past M or N read zeros or clamped rows.
+#import common
+#import matmul_common
+#kernel matmul::MATMUL_TN
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;

@@ -7,6 +7,9 @@
 //      vec4 and the scratch buffer is not zeroed between uses).
 //   b, aux: not read (bound to keep the matmul bindings and snippets).
 // One invocation per element of T, on a [ldc / 64, M] grid: no integer division.
+#import common
+#import matmul_common
+#kernel matmul::MATMUL_TRANSPOSE
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;

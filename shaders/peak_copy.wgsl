@@ -2,6 +2,9 @@
 // reference for the GB/s of the elementwise and reduction kernels. `copy_f32` moves one f32
 // per invocation (as the elementwise kernels do); `copy_vec4` one vec4 (the best case).
 // Bytes = 2 * 4 * elements (one read, one write).
+#import common
+#kernel peak::PEAK_COPY_F32
+#kernel peak::PEAK_COPY_VEC4
 
 override WG: u32 = 256u;
 

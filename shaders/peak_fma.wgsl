@@ -1,6 +1,8 @@
 // Benchmark only: the adapter's attainable f32 FMA rate. Every invocation runs sixteen
 // independent FMA chains (four vec4s: enough to hide FMA latency) and stores one value so
 // that nothing is optimised away. FLOPs = invocations * iterations * 16 chains * 2.
+#import common
+#kernel peak::PEAK_FMA
 
 override WG: u32 = 256u;
 

@@ -1,5 +1,7 @@
 // Inverse of the data transform, for figures: logit space (or [0, 1) space) back to pixel
 // intensities in [0, 1], v = (sigmoid(y) - a) / (1 - 2a), clamped.
+#import common
+#kernel transform::TO_PIXELS
 
 override WG: u32 = 256u;
 

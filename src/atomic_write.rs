@@ -27,8 +27,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    // One temporary name per writer: two processes saving the same file (two runs filling
+    // one tuning cache) must not rename each other's temporary away.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tmp_name = name.to_owned();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(".{}.{n}.tmp", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
 
     let written = File::create(&tmp).and_then(|mut f| {
@@ -71,7 +75,22 @@ mod tests {
         write_atomic(&path, b"first").expect("first write creates the directory");
         write_atomic(&path, b"second").expect("second write replaces the file");
         assert_eq!(std::fs::read(&path).expect("read back"), b"second");
-        assert!(!dir.join("nested").join("out.txt.tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.join("nested"))
+            .expect("list the directory")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, ["out.txt"], "only the file itself is left");
+
+        // Writers in parallel each rename their own temporary: every write succeeds.
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || write_atomic(&path, format!("w{i}").as_bytes()))
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer thread").expect("a parallel write");
+        }
 
         // A path under a regular file cannot be written: the error names the path.
         let blocked = path.join("child.txt");

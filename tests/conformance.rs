@@ -46,7 +46,7 @@ fn fixtures_reach_every_model_kernel() {
         .map(String::from)
         .collect();
     for k in kernels::ALL {
-        let file = k.info().file;
+        let file = k.info().file();
         if file.starts_with("peak_") {
             continue;
         }
@@ -63,7 +63,7 @@ fn fixtures_reach_every_model_kernel() {
         .iter()
         .filter(|k| {
             kernels::ALL.iter().any(|d| {
-                d.info().file == k.as_str()
+                d.info().file() == k.as_str()
                     && contexts()
                         .iter()
                         .any(|c| c.features().contains(d.info().features))

@@ -9,8 +9,8 @@ use flowgpu::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess
 use flowgpu::conformance::fixtures::{linear, weight_block};
 use flowgpu::gpu::{GpuContext, MatmulVariant};
 use flowgpu::kernels::coupling::{self, AddPart, CouplingSite, GradIn, NextInput};
+use flowgpu::kernels::matmul::shared;
 use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul, MatmulKind};
-use flowgpu::kernels::matmul_shared;
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
 use flowgpu::kernels::{density, transform};
 use flowgpu::model::layout::ParamLayout;
@@ -190,7 +190,7 @@ fn split_k_is_deterministic() {
     };
     let (batch, n_in, n_out) = (256, 256, 256);
     // 5 x 4 blocks of 64 x 64 and 16 K tiles: 8 slices.
-    assert_eq!(matmul_shared::split_k_slices(5 * 4, batch, usize::MAX), 8);
+    assert_eq!(shared::split_k_slices(5 * 4, batch, usize::MAX), 8);
     let x = uniform(batch * n_in, -1.0, 1.0, 31);
     let dy = uniform(batch * n_out, -1.0, 1.0, 32);
     let tx = ctx.upload(&x, &[batch, n_in], "x").unwrap();

@@ -21,33 +21,14 @@ const FLOW_BOUND: f64 = 2e-5;
 /// As tests/gradients.rs: relative error in norm per tensor.
 const GRADIENT_BOUND: f64 = 1e-4;
 
-/// The shaders the fixtures reach, for the coverage check (the `peak_*` benchmark probes
-/// are not model kernels and have no reference).
+/// The shaders the fixtures must reach, for the coverage check: every module of the shader
+/// index except the benchmark probes (`kernels::peak`, which have no reference).
 pub fn kernels_covered() -> Vec<&'static str> {
-    vec![
-        "matmul_nn.wgsl",
-        "matmul_tn.wgsl",
-        "matmul_nt.wgsl",
-        "matmul_nn_sg_64x4.wgsl",
-        "matmul_tn_sg_24x8.wgsl",
-        "matmul_nt_sg_32x4.wgsl",
-        "matmul_transpose.wgsl",
-        "matmul_shared_nn.wgsl",
-        "matmul_shared_tn.wgsl",
-        "matmul_shared_nt.wgsl",
-        "matmul_split_k_reduce.wgsl",
-        "dequantize.wgsl",
-        "to_pixels.wgsl",
-        "gaussian.wgsl",
-        "gather.wgsl",
-        "coupling_forward.wgsl",
-        "coupling_inverse.wgsl",
-        "log_density.wgsl",
-        "loss.wgsl",
-        "coupling_backward.wgsl",
-        "grad_norm.wgsl",
-        "adam.wgsl",
-    ]
+    crate::kernels::shaders::SHADERS
+        .iter()
+        .filter(|s| !s.kernels.iter().all(|k| k.starts_with("peak::")))
+        .map(|s| s.file)
+        .collect()
 }
 
 /// `n` seeded draws from `U[lo, hi)` (the tests' data too).

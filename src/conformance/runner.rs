@@ -76,7 +76,7 @@ async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
     let mut out = Vec::new();
     for kernel in crate::kernels::ALL {
         let info = kernel.info();
-        if dispatched.contains(info.file) {
+        if dispatched.contains(info.file()) {
             continue;
         }
         let label = info.label();
@@ -104,7 +104,7 @@ async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
                 crate::gpu::tiles::SUBGROUP_LANES,
                 ctx.info().subgroup_min_size
             )
-        } else if info.file.starts_with("peak_") {
+        } else if info.file().starts_with("peak_") {
             "no fixture: a benchmark probe".to_string()
         } else {
             "used only by a matmul variant this device does not run".to_string()

@@ -12,8 +12,8 @@ pub mod pipeline;
 #[cfg(feature = "native")]
 pub mod profile;
 pub mod program;
-pub mod reflect;
 pub mod scratch;
+pub mod shader;
 pub mod tensor;
 pub mod tiles;
 

@@ -1,7 +1,7 @@
 //! Compute pipelines built from kernel declarations, once per (kernel, overrides) and
-//! cached by the context. A declaration that disagrees with its shader (see
-//! [`crate::gpu::reflect::check`]) or a shader the device rejects becomes an error naming
-//! the kernel, not a validation panic later.
+//! cached by the context. Declarations were checked against their shaders when the crate
+//! compiled ([`crate::gpu::kernel::check_declaration`]); a shader the device rejects, or
+//! one needing a feature it lacks, becomes an error naming the kernel.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 use crate::gpu::device_errors::scoped;
 use crate::gpu::kernel::{Access, AnyKernel, KernelInfo, Workgroup};
-use crate::gpu::reflect;
 use crate::gpu::tiles::TileConfig;
 
 /// A built pipeline and the bind group layout its dispatches use.
@@ -52,7 +51,7 @@ impl PipelineCache {
     ) -> Result<Arc<Pipeline>> {
         let info = kernel.info();
         let key: Key = (
-            info.file,
+            info.shader.file,
             info.entry,
             overrides.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
         );
@@ -77,8 +76,6 @@ fn build(
 ) -> Result<Pipeline> {
     let info = kernel.info();
     let label = info.label();
-    let iface = reflect::check(kernel)
-        .map_err(|e| Error::Gpu(format!("kernel {label} does not match its shader: {e}")))?;
     for (name, _) in overrides {
         if !info.overrides.contains(name) {
             return Err(Error::Gpu(format!(
@@ -92,9 +89,8 @@ fn build(
             info.features - device.features()
         )));
     }
-    let source = info.full_source();
     let (built, error) = scoped(device, &[wgpu::ErrorFilter::Validation], || {
-        make(device, tiles, info, &iface, &label, source, overrides)
+        make(device, tiles, info, &label, overrides)
     });
     if let Some(err) = error {
         return Err(Error::Gpu(format!("building kernel {label} failed: {err}")));
@@ -112,14 +108,12 @@ fn make(
     device: &wgpu::Device,
     tiles: &TileConfig,
     info: &KernelInfo,
-    iface: &reflect::Interface,
     label: &str,
-    source: String,
     overrides: &[(&'static str, f64)],
 ) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
+        source: wgpu::ShaderSource::Wgsl(info.source().into()),
     });
     let mut entries = vec![wgpu::BindGroupLayoutEntry {
         binding: 0,
@@ -127,11 +121,11 @@ fn make(
         ty: wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Uniform,
             has_dynamic_offset: false,
-            min_binding_size: wgpu::BufferSize::new(iface.params_size as u64),
+            min_binding_size: wgpu::BufferSize::new(info.shader.params_size as u64),
         },
         count: None,
     }];
-    for b in &iface.storage {
+    for b in info.shader.storage {
         entries.push(wgpu::BindGroupLayoutEntry {
             binding: b.binding,
             visibility: wgpu::ShaderStages::COMPUTE,

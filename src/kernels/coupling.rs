@@ -6,11 +6,12 @@
 
 use crate::config::{CouplingKind, FlowConfig, MaskKind};
 use crate::error::Result;
-use crate::gpu::kernel::{read, write, Kernel, KernelInfo, SharedConst, Workgroup};
+use crate::gpu::kernel::{read, write, Kernel, KernelInfo, Params, SharedConst, Workgroup};
 use crate::gpu::program::groups_for;
+use crate::gpu::shader::Shader;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::matmul::padded;
-use crate::kernels::{u, COMMON};
+use crate::kernels::{shaders, u};
 
 /// The mask and coupling codes as common.wgsl names them.
 pub const SHARED_CONSTANTS: [SharedConst; 4] = [
@@ -50,15 +51,12 @@ pub(crate) fn coupling_code(kind: CouplingKind) -> u32 {
     }
 }
 
-const fn elementwise<P>(
-    file: &'static str,
-    source: &'static str,
+const fn elementwise<P: Params>(
+    shader: &'static Shader,
     bindings: &'static [crate::gpu::kernel::Binding],
 ) -> Kernel<P> {
     Kernel::new(KernelInfo {
-        file,
-        source,
-        snippets: &[COMMON],
+        shader,
         entry: "main",
         bindings,
         workgroup: Workgroup::Elementwise,
@@ -87,8 +85,7 @@ crate::gpu_params! {
 }
 
 pub const GATHER: Kernel<GatherParams> = elementwise(
-    "gather.wgsl",
-    include_str!("../../shaders/gather.wgsl"),
+    &shaders::GATHER,
     &[read("states"), read("params"), write("dst")],
 );
 
@@ -193,8 +190,7 @@ crate::gpu_params! {
 }
 
 pub const COUPLING_FORWARD: Kernel<CouplingForwardParams> = elementwise(
-    "coupling_forward.wgsl",
-    include_str!("../../shaders/coupling_forward.wgsl"),
+    &shaders::COUPLING_FORWARD,
     &[
         write("states"),
         read("h"),
@@ -213,8 +209,7 @@ pub struct NextInput<'a> {
 }
 
 pub const COUPLING_INVERSE: Kernel<CouplingParams> = elementwise(
-    "coupling_inverse.wgsl",
-    include_str!("../../shaders/coupling_inverse.wgsl"),
+    &shaders::COUPLING_INVERSE,
     &[write("states"), read("h"), read("params")],
 );
 
@@ -288,9 +283,7 @@ crate::gpu_params! {
 }
 
 pub const COUPLING_BACKWARD: Kernel<CouplingBackwardParams> = Kernel::new(KernelInfo {
-    file: "coupling_backward.wgsl",
-    source: include_str!("../../shaders/coupling_backward.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::COUPLING_BACKWARD,
     entry: "main",
     bindings: &[
         write("g"),

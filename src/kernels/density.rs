@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::kernel::{read, write, Kernel, KernelInfo, Workgroup};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::coupling::coupling_code;
-use crate::kernels::{groups_rows, u, COMMON};
+use crate::kernels::{groups_rows, shaders, u};
 
 crate::gpu_params! {
     /// Mirror of `Params` in shaders/log_density.wgsl.
@@ -24,9 +24,7 @@ crate::gpu_params! {
 }
 
 pub const LOG_DENSITY: Kernel<LogDensityParams> = Kernel::new(KernelInfo {
-    file: "log_density.wgsl",
-    source: include_str!("../../shaders/log_density.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::LOG_DENSITY,
     entry: "main",
     bindings: &[
         read("states"),

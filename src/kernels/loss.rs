@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::{u, COMMON};
+use crate::kernels::{shaders, u};
 
 crate::gpu_params! {
     /// Mirror of `Params` in shaders/loss.wgsl.
@@ -27,9 +27,7 @@ const BINDINGS: &[Binding] = &[
 ];
 
 pub const LOSS_REDUCE: Kernel<LossParams> = Kernel::new(KernelInfo {
-    file: "loss.wgsl",
-    source: include_str!("../../shaders/loss.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::LOSS,
     entry: "reduce",
     bindings: BINDINGS,
     workgroup: Workgroup::Reduce,

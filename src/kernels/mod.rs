@@ -1,11 +1,11 @@
 //! The flow's kernels, one module per family, each beside its WGSL file(s) under `shaders/`:
-//! the Rust mirror of the kernel's uniform `Params` (checked against the shader by
-//! [`crate::gpu::reflect`]), its declared bindings and a launch function that checks shapes
-//! on the host and returns a recorded [`crate::gpu::Dispatch`].
+//! the Rust mirror of the kernel's uniform `Params` and its declared bindings (both checked
+//! against the build's reflection of the shader, [`shaders`]) and a launch function that
+//! checks shapes on the host and returns a recorded [`crate::gpu::Dispatch`].
 //!
 //! | family | shaders | CPU reference |
 //! |---|---|---|
-//! | [`matmul`], [`matmul_shared`] | `matmul_{nn,tn,nt}.wgsl`, `matmul_{nn,tn,nt}_sg_*.wgsl`, `matmul_shared_{nn,tn,nt}.wgsl`, `matmul_split_k_reduce.wgsl` | `reference::mlp` |
+//! | [`matmul`] | `matmul_{nn,tn,nt}.wgsl`, the generated `matmul_{nn,tn,nt}_sg_*`, `matmul_shared_{nn,tn,nt}.wgsl`, `matmul_split_k_reduce.wgsl`, `matmul_transpose.wgsl` | `reference::mlp` |
 //! | [`coupling`] | `gather`, `coupling_{forward,inverse,backward}` | `reference::flow`, `reference::backward` |
 //! | [`density`] | `log_density.wgsl` | `reference::flow` |
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
@@ -17,58 +17,69 @@ pub mod coupling;
 pub mod density;
 pub mod loss;
 pub mod matmul;
-pub mod matmul_shared;
 pub mod optimizer;
 pub mod peak;
+pub mod shaders;
 pub mod transform;
 #[cfg(feature = "native")]
 pub mod tune;
 
 use crate::gpu::kernel::{AnyKernel, SharedConst};
+use crate::gpu::shader::{str_eq, Snippet};
 
-/// Prepended to every kernel (WGSL has no `#include`).
-pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
-/// Prepended to the matmul kernels.
-pub const MATMUL_COMMON: &str = include_str!("../../shaders/matmul_common.wgsl");
+/// Every kernel declaration: derived by the build from the shaders' `#kernel` lines.
+pub static ALL: &[&dyn AnyKernel] = shaders::KERNELS;
 
-/// Every kernel, for the tests that check each against its shader.
-pub static ALL: &[&dyn AnyKernel] = &[
-    &matmul::MATMUL_NN,
-    &matmul::MATMUL_TN,
-    &matmul::MATMUL_NT,
-    &matmul::MATMUL_NN_SUBGROUP,
-    &matmul::MATMUL_TN_SUBGROUP,
-    &matmul::MATMUL_NT_SUBGROUP,
-    &matmul::MATMUL_TRANSPOSE,
-    &matmul_shared::MATMUL_NN_SHARED,
-    &matmul_shared::MATMUL_TN_SHARED,
-    &matmul_shared::MATMUL_NT_SHARED,
-    &matmul_shared::MATMUL_SPLIT_K_REDUCE,
-    &coupling::GATHER,
-    &coupling::COUPLING_FORWARD,
-    &coupling::COUPLING_INVERSE,
-    &coupling::COUPLING_BACKWARD,
-    &density::LOG_DENSITY,
-    &loss::LOSS_REDUCE,
-    &transform::DEQUANTIZE,
-    &transform::TO_PIXELS,
-    &transform::GAUSSIAN,
-    &optimizer::GRAD_NORM_PARTIAL,
-    &optimizer::GRAD_NORM_FINISH,
-    &optimizer::ADAM,
-    &peak::PEAK_FMA,
-    &peak::PEAK_COPY_F32,
-    &peak::PEAK_COPY_VEC4,
+/// Every mode constant the host and a shared WGSL snippet both use, with the snippet that
+/// defines it.
+pub const SHARED_CONSTANTS: &[(&str, &[SharedConst])] = &[
+    ("common", &coupling::SHARED_CONSTANTS),
+    ("matmul_common", &matmul::SHARED_CONSTANTS),
 ];
 
-/// Every mode constant the host and the WGSL snippets share, with the snippet that
-/// defines it.
-pub fn shared_constants() -> Vec<(&'static str, Vec<SharedConst>)> {
-    vec![
-        ("common.wgsl", coupling::SHARED_CONSTANTS.to_vec()),
-        ("matmul_common.wgsl", matmul::SHARED_CONSTANTS.to_vec()),
-    ]
+/// Fails the build unless every shared constant has the host's value in its snippet.
+const fn check_shared_constants() {
+    let mut i = 0;
+    while i < SHARED_CONSTANTS.len() {
+        let (snippet, consts) = SHARED_CONSTANTS[i];
+        let found = find_snippet(snippet);
+        let mut j = 0;
+        while j < consts.len() {
+            let mut k = 0;
+            let mut ok = false;
+            while k < found.constants.len() {
+                let (name, value) = found.constants[k];
+                if str_eq(name, consts[j].name) {
+                    if value != consts[j].value {
+                        panic!(
+                            "a mode constant has another value in Rust than in its WGSL snippet"
+                        );
+                    }
+                    ok = true;
+                }
+                k += 1;
+            }
+            if !ok {
+                panic!("a mode constant of the host is not defined in its WGSL snippet");
+            }
+            j += 1;
+        }
+        i += 1;
+    }
 }
+
+const fn find_snippet(name: &str) -> &'static Snippet {
+    let mut i = 0;
+    while i < shaders::SNIPPETS.len() {
+        if str_eq(shaders::SNIPPETS[i].name, name) {
+            return &shaders::SNIPPETS[i];
+        }
+        i += 1;
+    }
+    panic!("SHARED_CONSTANTS names a snippet that shaders/shared/ does not have")
+}
+
+const _: () = check_shared_constants();
 
 /// `n` as a `u32` for a uniform; sizes are checked against device limits before dispatch.
 pub(crate) fn u(n: usize) -> u32 {

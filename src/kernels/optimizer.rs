@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
 use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::{u, COMMON};
+use crate::kernels::{shaders, u};
 
 /// Workgroups of the first gradient-norm pass; fixed so the sum order (and result) is too.
 pub const NORM_PARTIALS: usize = 256;
@@ -59,9 +59,7 @@ const GRAD_NORM_BINDINGS: &[Binding] = &[read("grads"), write("sums")];
 
 const fn grad_norm_kernel(entry: &'static str) -> Kernel<GradNormParams> {
     Kernel::new(KernelInfo {
-        file: "grad_norm.wgsl",
-        source: include_str!("../../shaders/grad_norm.wgsl"),
-        snippets: &[COMMON],
+        shader: &shaders::GRAD_NORM,
         entry,
         bindings: GRAD_NORM_BINDINGS,
         workgroup: Workgroup::Elementwise,
@@ -129,9 +127,7 @@ impl AdamParams {
 }
 
 pub const ADAM: Kernel<AdamParams> = Kernel::new(KernelInfo {
-    file: "adam.wgsl",
-    source: include_str!("../../shaders/adam.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::ADAM,
     entry: "main",
     bindings: &[
         write("params"),

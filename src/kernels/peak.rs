@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
 use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
-use crate::kernels::{u, COMMON};
+use crate::kernels::{shaders, u};
 
 crate::gpu_params! {
     /// Mirror of `Params` in shaders/peak_fma.wgsl.
@@ -19,9 +19,7 @@ crate::gpu_params! {
 }
 
 pub const PEAK_FMA: Kernel<PeakParams> = Kernel::new(KernelInfo {
-    file: "peak_fma.wgsl",
-    source: include_str!("../../shaders/peak_fma.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::PEAK_FMA,
     entry: "main",
     bindings: &[write("out")],
     workgroup: Workgroup::Elementwise,
@@ -66,9 +64,7 @@ const COPY_BINDINGS: &[Binding] = &[read("src"), write("dst")];
 
 const fn copy_kernel(entry: &'static str) -> Kernel<CopyParams> {
     Kernel::new(KernelInfo {
-        file: "peak_copy.wgsl",
-        source: include_str!("../../shaders/peak_copy.wgsl"),
-        snippets: &[COMMON],
+        shader: &shaders::PEAK_COPY,
         entry,
         bindings: COPY_BINDINGS,
         workgroup: Workgroup::Elementwise,

@@ -9,7 +9,7 @@ use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::coupling::mask_code;
 use crate::kernels::matmul::padded;
-use crate::kernels::{groups_rows, u, COMMON};
+use crate::kernels::{groups_rows, shaders, u};
 
 crate::gpu_params! {
     /// Mirror of `Params` in shaders/dequantize.wgsl.
@@ -32,9 +32,7 @@ crate::gpu_params! {
 }
 
 pub const DEQUANTIZE: Kernel<DequantizeParams> = Kernel::new(KernelInfo {
-    file: "dequantize.wgsl",
-    source: include_str!("../../shaders/dequantize.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::DEQUANTIZE,
     entry: "main",
     bindings: &[
         read("pixels"),
@@ -149,9 +147,7 @@ crate::gpu_params! {
 }
 
 pub const TO_PIXELS: Kernel<ToPixelsParams> = Kernel::new(KernelInfo {
-    file: "to_pixels.wgsl",
-    source: include_str!("../../shaders/to_pixels.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::TO_PIXELS,
     entry: "main",
     bindings: &[read("src"), write("dst")],
     workgroup: Workgroup::Elementwise,
@@ -195,9 +191,7 @@ crate::gpu_params! {
 }
 
 pub const GAUSSIAN: Kernel<GaussianParams> = Kernel::new(KernelInfo {
-    file: "gaussian.wgsl",
-    source: include_str!("../../shaders/gaussian.wgsl"),
-    snippets: &[COMMON],
+    shader: &shaders::GAUSSIAN,
     entry: "main",
     bindings: &[write("dst")],
     workgroup: Workgroup::Elementwise,

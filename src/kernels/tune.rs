@@ -291,7 +291,10 @@ pub fn tune(
             shapes: all,
         })
         .map_err(|e| Error::Gpu(format!("encoding the tuning cache: {e}")))?;
-        crate::atomic_write::write_atomic(p, text.as_bytes())?;
+        // The cache only saves time: a run whose cache cannot be written still trains.
+        if let Err(e) = crate::atomic_write::write_atomic(p, text.as_bytes()) {
+            eprintln!("warning: matmul choices not cached ({e}); the next run times them again");
+        }
     }
     report.cache = path;
     report.seconds = start.elapsed().as_secs_f64();

@@ -12,49 +12,34 @@
 use crate::error::Result;
 use crate::gpu::kernel::{Kernel, Workgroup};
 use crate::gpu::program::groups_for;
+use crate::gpu::shader::Shader;
 use crate::gpu::tiles::{
     MatmulVariant, MATMUL_SHARED_SIDE, MATMUL_SPLIT_K_MIN_TILES, MATMUL_SPLIT_K_TARGET_GROUPS,
 };
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::matmul::{matmul_family, Epilogue, Matmul, MatmulParams};
-use crate::kernels::{u, COMMON, MATMUL_COMMON};
-
-/// The shared body, prepended to each kind's file.
-pub const MATMUL_SHARED_BODY: &str = include_str!("../../shaders/matmul_shared.wgsl");
+use crate::kernels::{shaders, u};
 
 /// Rows x columns of C one workgroup covers: 4 x 4 per invocation.
 pub const SHARED_BLOCK: (u32, u32) = (4 * MATMUL_SHARED_SIDE, 4 * MATMUL_SHARED_SIDE);
 
-const fn shared_kernel(file: &'static str, source: &'static str) -> Kernel<MatmulParams> {
+const fn shared_kernel(shader: &'static Shader) -> Kernel<MatmulParams> {
     matmul_family(
-        file,
-        source,
-        &[COMMON, MATMUL_COMMON, MATMUL_SHARED_BODY],
+        shader,
         Workgroup::Fixed,
         &["EPILOGUE", "WG_SIDE"],
         wgpu::Features::empty(),
     )
 }
 
-pub const MATMUL_NN_SHARED: Kernel<MatmulParams> = shared_kernel(
-    "matmul_shared_nn.wgsl",
-    include_str!("../../shaders/matmul_shared_nn.wgsl"),
-);
-pub const MATMUL_TN_SHARED: Kernel<MatmulParams> = shared_kernel(
-    "matmul_shared_tn.wgsl",
-    include_str!("../../shaders/matmul_shared_tn.wgsl"),
-);
-pub const MATMUL_NT_SHARED: Kernel<MatmulParams> = shared_kernel(
-    "matmul_shared_nt.wgsl",
-    include_str!("../../shaders/matmul_shared_nt.wgsl"),
-);
+pub const MATMUL_NN_SHARED: Kernel<MatmulParams> = shared_kernel(&shaders::MATMUL_SHARED_NN);
+pub const MATMUL_TN_SHARED: Kernel<MatmulParams> = shared_kernel(&shaders::MATMUL_SHARED_TN);
+pub const MATMUL_NT_SHARED: Kernel<MatmulParams> = shared_kernel(&shaders::MATMUL_SHARED_NT);
 
 /// Adds the slices of a split-K product: `MatmulParams` with `k` = slices and `lda` = the
 /// elements between slices; `a` the partial sums, `b` unused.
 pub const MATMUL_SPLIT_K_REDUCE: Kernel<MatmulParams> = matmul_family(
-    "matmul_split_k_reduce.wgsl",
-    include_str!("../../shaders/matmul_split_k_reduce.wgsl"),
-    &[COMMON, MATMUL_COMMON],
+    &shaders::MATMUL_SPLIT_K_REDUCE,
     Workgroup::Elementwise,
     &["EPILOGUE"],
     wgpu::Features::empty(),

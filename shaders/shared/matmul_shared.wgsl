@@ -1,4 +1,4 @@
-// The body of the workgroup-memory matmuls (prepended to matmul_shared_{nn,tn,nt}.wgsl,
+// The body of the workgroup-memory matmuls (imported by matmul_shared_{nn,tn,nt}.wgsl,
 // which declare the bindings and how each kind reads its operands: `k_total()`,
 // `load_a`/`load_b` and `put_a`/`put_b`).
 //

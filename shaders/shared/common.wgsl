@@ -1,4 +1,4 @@
-// Shared snippets, prepended to every kernel by src/gpu/kernels.rs (WGSL has no #include).
+// Shared helpers every kernel imports (`#import common`; build.rs inlines it).
 
 // Flat invocation index for 1-D work launched as a 2-D grid (x is capped at 65535 groups).
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>, wg_size: u32) -> u32 {

@@ -1,4 +1,4 @@
-// Shared by matmul_nn.wgsl, matmul_nt.wgsl and matmul_tn.wgsl (prepended by the host).
+// Shared by every matmul kernel (`#import matmul_common`): their Params and epilogue.
 // Uniform parameters shared by the three matmul kernels (leading dimensions in f32 units;
 // those read as vec4 are multiples of 4).
 struct MatmulParams {
