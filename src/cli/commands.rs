@@ -23,6 +23,7 @@ use crate::train::run::{
     checkpoint_run_info, resolve_saved_paths, resume_with, train, TrainOptions, TrainState,
     TEST_SEED,
 };
+use crate::train::start::fetch_missing;
 
 fn log(msg: &str) {
     eprintln!("{msg}");
@@ -195,7 +196,7 @@ pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
 
 pub fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
     let dir = opts.data_dir();
-    data::ensure_dataset(opts.dataset, &dir, &mut log)?;
+    fetch_missing(opts, &dir, &mut log)?;
     let test = data::load_splits(opts.dataset, &dir)?.test;
     Ok(match opts.test_limit {
         Some(n) => test.take(n),
