@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::checkpoint;
+use crate::cli::flags::continue_with;
 use crate::cli::resume_options::resume_options;
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
@@ -105,10 +106,16 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
         }
         Some(path) => {
             let meta = checkpoint::read_metadata(path)?;
-            let (saved, _) = checkpoint_run_info(&meta)
+            let (saved, state) = checkpoint_run_info(&meta)
                 .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
             let resumed = resume_options(args, &saved, path)?;
             resumed.options.validate()?;
+            if state.epoch >= resumed.options.epochs {
+                log(&format!(
+                    "give --epochs with more than {} to train the run further",
+                    state.epoch
+                ));
+            }
             if !resumed.changes.is_empty() {
                 log(&format!(
                     "options changed from the checkpoint's: {}",
@@ -136,6 +143,13 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
         None => train(ctx.clone(), &opts, None, &stop, &mut log)?,
         Some(path) => resume_with(ctx.clone(), &opts, path, &stop, &mut log)?,
     };
+    if outcome.interrupted {
+        log(&format!(
+            "stopped at step {}; {}",
+            outcome.state.step,
+            continue_with(&outcome.last_checkpoint)
+        ));
+    }
     if args.profile {
         let p = profile_training_step(&ctx, &opts.flow, opts.batch, opts.preprocess(), 3)?;
         let table = p.table(&format!(

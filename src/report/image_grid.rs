@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// Largest figure, in pixels (256 MiB of 8-bit gray): a bigger one is refused before any
 /// memory is allocated, with a message that says to lower the scale or the image count.
@@ -162,15 +162,17 @@ impl Grid {
             Some((w, h))
         };
         size().map(|_| ()).ok_or_else(|| {
-            Error::Report(format!(
-                "a figure of {}x{} images of {}x{} pixels at scale {} is larger than {} megapixels; lower --scale or the number of images",
-                self.rows,
-                self.cols,
-                self.img_h,
-                self.img_w,
-                self.scale,
-                MAX_GRID_PIXELS >> 20
-            ))
+            Error::invalid(Setting::Scale, |scale| {
+                format!(
+                    "a figure of {}x{} images of {}x{} pixels at {scale} {} is larger than {} megapixels; lower {scale} or the number of images",
+                    self.rows,
+                    self.cols,
+                    self.img_h,
+                    self.img_w,
+                    self.scale,
+                    MAX_GRID_PIXELS >> 20
+                )
+            })
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::resume::{bring_best_along, check_same_model, Resumed};
 use super::{RunClock, RunPaths, TrainState, TrainingRun};
 use crate::data::Splits;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::gpu::GpuContext;
 use crate::model::params::FlowParams;
 use crate::model::Flow;
@@ -121,11 +121,13 @@ fn checked_options(opts: &TrainOptions, resumed: Option<&Resumed>) -> Result<Tra
 /// An epoch needs at least one full batch of training images.
 fn check_batch_fits(opts: &TrainOptions, splits: &Splits) -> Result<()> {
     if splits.train.len() < opts.batch {
-        return Err(Error::Config(format!(
-            "--batch {} is larger than the {} training images",
-            opts.batch,
-            splits.train.len()
-        )));
+        return Err(Error::invalid(Setting::Batch, |batch| {
+            format!(
+                "{batch} {} is larger than the {} training images",
+                opts.batch,
+                splits.train.len()
+            )
+        }));
     }
     Ok(())
 }
@@ -189,7 +191,7 @@ fn log_start(
     let state = &start.state;
     if start.last_good.is_some() && state.epoch >= opts.epochs {
         log(&format!(
-            "the run is finished ({} of {} epochs): evaluating it; give --epochs with more than {} to train further",
+            "the run is finished ({} of {} epochs): evaluating it; more than {} epochs would train it further",
             state.epoch, opts.epochs, state.epoch
         ));
     }

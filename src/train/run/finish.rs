@@ -18,9 +18,9 @@ impl TrainingRun {
         self.state.elapsed_s = self.clock.elapsed_s();
         self.save_last()?;
         log(&format!(
-            "stopped at step {}; continue with --resume {}",
-            self.state.step,
-            self.paths.last.display()
+            "saved {} at step {}: the run resumes from it",
+            self.paths.last.display(),
+            self.state.step
         ));
         Ok(self.outcome(true, None, samples_per_s))
     }
@@ -78,18 +78,11 @@ impl TrainingRun {
     /// step and which checkpoint is still good, since nothing is saved from a failed device.
     pub(super) fn device_fault(&self, e: Error) -> Error {
         match e {
-            Error::Gpu(message) => Error::Gpu(format!(
-                "{message}; training stopped at step {}: {}",
-                self.state.step,
-                match &self.last_good {
-                    Some(p) => format!(
-                        "the last checkpoint, {}, is kept (continue with --resume {})",
-                        p.display(),
-                        p.display()
-                    ),
-                    None => "no checkpoint was written yet".into(),
-                }
-            )),
+            Error::Gpu(message) => Error::TrainingDeviceFault {
+                message,
+                step: self.state.step,
+                last_good: self.last_good.clone(),
+            },
             other => other,
         }
     }
