@@ -111,10 +111,6 @@ impl Setting {
 /// What [`Error::Diverged`] suggests, in the settings' names.
 pub(crate) const DIVERGED_ADVICE: &str = "Lower the learning rate or set the gradient clipping norm (or set the non-finite step policy to skip, to step over rare bad batches)";
 
-/// The settings [`DIVERGED_ADVICE`] names.
-pub(crate) const DIVERGED_SETTINGS: [Setting; 3] =
-    [Setting::LearningRate, Setting::ClipNorm, Setting::OnNan];
-
 impl Error {
     /// An [`Error::InvalidSetting`] whose message `message` writes around the setting's name.
     pub fn invalid(setting: Setting, message: impl FnOnce(&str) -> String) -> Self {

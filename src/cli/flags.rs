@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use crate::error::{diverged_summary, kept_sentence, Error, Setting, DIVERGED_SETTINGS};
+use crate::error::{diverged_summary, kept_sentence, Error, Setting};
+
+/// The settings that the advice of a diverged run names, in its order.
+const DIVERGED_SETTINGS: [Setting; 3] = [Setting::LearningRate, Setting::ClipNorm, Setting::OnNan];
 
 impl Setting {
     /// The command-line flag that sets it.
@@ -60,7 +63,7 @@ pub fn command_line_message(e: &Error) -> String {
 }
 
 /// "continue with --resume P": how the command line goes on from checkpoint `p`.
-pub fn continue_with(p: &Path) -> String {
+pub(crate) fn continue_with(p: &Path) -> String {
     format!("continue with --resume {}", p.display())
 }
 

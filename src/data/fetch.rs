@@ -27,7 +27,7 @@ use crate::data::verify::{file_name, verify_files};
 use crate::error::{Error, Result};
 
 /// The pickle-to-IDX converter, run with the machine's python3 (no numpy needed).
-pub const MNIST_PKL_TO_IDX_PY: &str = include_str!("mnist_pkl_to_idx.py");
+const MNIST_PKL_TO_IDX_PY: &str = include_str!("mnist_pkl_to_idx.py");
 
 /// External programs and paths the fetch uses; the defaults suit a Debian machine with
 /// python3. Tests point them elsewhere to exercise the failure paths.

