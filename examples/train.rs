@@ -31,7 +31,7 @@ fn main() -> std::process::ExitCode {
     {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", flowgpu::cli::flags::command_line_message(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -2,6 +2,37 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Setting};
+
+/// What is wrong with a [`FlowConfig`], and the [`Setting`] it is about where a user sets it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    pub setting: Option<Setting>,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn plain(message: String) -> Self {
+        Self {
+            setting: None,
+            message,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        match e.setting {
+            Some(setting) => Error::InvalidSetting {
+                setting,
+                message: e.message,
+            },
+            None => Error::Config(e.message),
+        }
+    }
+}
+
 /// How the conditioner's output transforms the other half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,27 +162,35 @@ impl FlowConfig {
 
     /// Checks the configuration, with upper bounds that keep [`FlowConfig::num_params`]
     /// far from overflowing (a checkpoint's header is read before its tensors).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.dim < 2 || self.dim % 2 != 0 || self.dim > MAX_DIM {
-            return Err(format!(
+            return Err(ConfigError::plain(format!(
                 "dim must be even and in [2, {MAX_DIM}], got {}",
                 self.dim
-            ));
+            )));
         }
         if !(1..=MAX_LAYERS).contains(&self.layers) {
-            return Err(format!(
+            return Err(ConfigError::plain(format!(
                 "layers must be in [1, {MAX_LAYERS}], got {}",
                 self.layers
-            ));
+            )));
         }
         if !(1..=MAX_HIDDEN).contains(&self.hidden) {
-            return Err(format!(
-                "the hidden width (--hidden) must be in [1, {MAX_HIDDEN}], got {}",
-                self.hidden
-            ));
+            let setting = Setting::Hidden;
+            return Err(ConfigError {
+                setting: Some(setting),
+                message: format!(
+                    "{} must be in [1, {MAX_HIDDEN}], got {}",
+                    setting.name(),
+                    self.hidden
+                ),
+            });
         }
         if !(self.scale_bound > 0.0 && self.scale_bound.is_finite()) {
-            return Err(format!("scale_bound must be > 0, got {}", self.scale_bound));
+            return Err(ConfigError::plain(format!(
+                "scale_bound must be > 0, got {}",
+                self.scale_bound
+            )));
         }
         Ok(())
     }

@@ -214,7 +214,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", flowgpu::cli::flags::command_line_message(&e));
             ExitCode::FAILURE
         }
     }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::checkpoint;
+use crate::cli::flags::continue_with;
 use crate::cli::resume_options::resume_options;
 use crate::cli::train_args::{Preset, TrainArgs};
 use crate::data::{self, ImageSet};
@@ -23,6 +24,7 @@ use crate::train::run::{
     checkpoint_run_info, resolve_saved_paths, resume_with, train, TrainOptions, TrainState,
     TEST_SEED,
 };
+use crate::train::start::fetch_missing;
 
 fn log(msg: &str) {
     eprintln!("{msg}");
@@ -85,37 +87,49 @@ fn forward_macs(opts: &TrainOptions) -> f64 {
     (per_layer * opts.flow.layers) as f64
 }
 
+/// A fresh run's options: the preset asked for, or the one that suits the adapter.
+fn fresh_options(ctx: &GpuContext, args: &TrainArgs) -> TrainOptions {
+    let preset = args.preset_for(ctx.is_software());
+    if args.preset.is_none() {
+        log(&default_preset_note(ctx, preset));
+    }
+    let opts = args.options_from(preset);
+    if ctx.is_software() && preset == Preset::Spec {
+        warn_slow_spec(ctx, &opts);
+    }
+    opts
+}
+
+/// The options of the checkpoint at `path` merged with those given explicitly.
+fn resumed_options(args: &TrainArgs, path: &Path) -> Result<TrainOptions> {
+    let meta = checkpoint::read_metadata(path)?;
+    let (saved, state) = checkpoint_run_info(&meta)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+    let resumed = resume_options(args, &saved, path)?;
+    resumed.options.validate()?;
+    if state.epoch >= resumed.options.epochs {
+        log(&format!(
+            "the checkpoint's run has done its {} epochs: give --epochs with more than {} to train it further",
+            state.epoch, state.epoch
+        ));
+    }
+    if !resumed.changes.is_empty() {
+        log(&format!(
+            "options changed from the checkpoint's: {}",
+            resumed.changes.join(", ")
+        ));
+    }
+    Ok(resumed.options)
+}
+
 /// Trains on `ctx` (a fresh run, or `--resume`d), then writes the figures and the report;
 /// prints the test log-likelihood.
 pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
     let stop = stop_on_signals();
     // The options in force: a fresh run's, or those merged from the checkpoint.
     let (opts, resume) = match &args.resume {
-        None => {
-            let preset = args.preset_for(ctx.is_software());
-            if args.preset.is_none() {
-                log(&default_preset_note(&ctx, preset));
-            }
-            let opts = args.options_from(preset);
-            if ctx.is_software() && preset == Preset::Spec {
-                warn_slow_spec(&ctx, &opts);
-            }
-            (opts, None)
-        }
-        Some(path) => {
-            let meta = checkpoint::read_metadata(path)?;
-            let (saved, _) = checkpoint_run_info(&meta)
-                .map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
-            let resumed = resume_options(args, &saved, path)?;
-            resumed.options.validate()?;
-            if !resumed.changes.is_empty() {
-                log(&format!(
-                    "options changed from the checkpoint's: {}",
-                    resumed.changes.join(", ")
-                ));
-            }
-            (resumed.options, Some(path))
-        }
+        None => (fresh_options(&ctx, args), None),
+        Some(path) => (resumed_options(args, path)?, Some(path)),
     };
     // A model too large for the device is refused with its own message before tuning
     // allocates matrices of its size.
@@ -135,6 +149,13 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
         None => train(ctx.clone(), &opts, None, &stop, &mut log)?,
         Some(path) => resume_with(ctx.clone(), &opts, path, &stop, &mut log)?,
     };
+    if outcome.interrupted {
+        log(&format!(
+            "stopped at step {}; {}",
+            outcome.state.step,
+            continue_with(&outcome.last_checkpoint)
+        ));
+    }
     if args.profile {
         let p = profile_training_step(&ctx, &opts.flow, opts.batch, opts.preprocess(), 3)?;
         let table = p.table(&format!(
@@ -195,7 +216,7 @@ pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
 
 pub fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
     let dir = opts.data_dir();
-    data::ensure_dataset(opts.dataset, &dir, &mut log)?;
+    fetch_missing(opts, &dir, &mut log)?;
     let test = data::load_splits(opts.dataset, &dir)?.test;
     Ok(match opts.test_limit {
         Some(n) => test.take(n),

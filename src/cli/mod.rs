@@ -4,6 +4,7 @@ pub mod adapter_arg;
 pub mod commands;
 pub mod display_probe;
 pub mod export_web;
+pub mod flags;
 pub mod resume_options;
 pub mod train_args;
 pub mod value_checks;

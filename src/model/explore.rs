@@ -1,7 +1,9 @@
-//! The views of a trained flow that the browser page draws (samples, the layer-by-layer
-//! stages, latent interpolation, the bits/dim of chosen images), as futures that end in one readback each, so the same code
-//! runs natively (tests block on it) and on the web (where nothing may block). Every image
-//! comes back in pixel space, `[0, 1]`, row-major `D` values per image.
+//! The views of a trained flow (samples, the layer-by-layer stages, latent interpolation,
+//! the bits/dim of chosen images) that the browser page draws and the report's figures
+//! (`report::figures`) are made of, as futures that end in a readback, so the same code
+//! runs natively (which blocks on it) and on the web (where nothing may block). Images come
+//! back row-major, `D` values per image, in pixel space `[0, 1]` (and, for the figures'
+//! checks, also in flow space where said).
 
 use crate::config::Preprocess;
 use crate::error::{Error, Result};
@@ -31,21 +33,47 @@ pub async fn layer_stages(
     seed: u32,
 ) -> Result<Vec<f32>> {
     let d = flow.config().dim;
+    let stages = stages(flow, pre, rows, temperature, seed).await?;
+    let mut out = Vec::with_capacity(rows * stages.pixels.len() * d);
+    for r in 0..rows {
+        for stage in &stages.pixels {
+            out.extend_from_slice(&stage[r * d..(r + 1) * d]);
+        }
+    }
+    Ok(out)
+}
+
+/// The stages of `rows` latent draws through the inverse, stage by stage (z first, x last),
+/// each `[rows, D]`.
+pub struct Stages {
+    /// In flow space: the first is z, the last is what [`Flow::sample`] returns.
+    pub flow_space: Vec<Vec<f32>>,
+    /// The same in pixel space, `[0, 1]`.
+    pub pixels: Vec<Vec<f32>>,
+}
+
+/// `rows` draws z ~ N(0, T^2 I) with `seed` followed through the inverse, in flow space and
+/// in pixels (one readback).
+pub async fn stages(
+    flow: &Flow,
+    pre: Preprocess,
+    rows: usize,
+    temperature: f32,
+    seed: u32,
+) -> Result<Stages> {
     let z = flow.sample_latent(rows, temperature, seed)?;
     let stages = flow.inverse_with_stages(&z)?;
     let pixels: Vec<GpuTensor> = stages
         .iter()
         .map(|s| flow.to_pixels(s, pre))
         .collect::<Result<_>>()?;
-    let refs: Vec<&GpuTensor> = pixels.iter().collect();
-    let read = flow.context().read_many_async(&refs).await?;
-    let mut out = Vec::with_capacity(rows * read.len() * d);
-    for r in 0..rows {
-        for stage in &read {
-            out.extend_from_slice(&stage[r * d..(r + 1) * d]);
-        }
-    }
-    Ok(out)
+    let refs: Vec<&GpuTensor> = stages.iter().chain(&pixels).collect();
+    let mut read = flow.context().read_many_async(&refs).await?;
+    let pixels = read.split_off(stages.len());
+    Ok(Stages {
+        flow_space: read,
+        pixels,
+    })
 }
 
 /// The latent line between two images given as 8-bit pixels (`D` each): both are
@@ -67,22 +95,61 @@ pub async fn interpolation(
             second.len()
         )));
     }
+    let lines = latent_lines(flow, pre, &[first, second].concat(), steps).await?;
+    Ok((lines.originals_pixels, lines.path_pixels))
+}
+
+/// Latent lines between pairs of images, each `[n, D]` back to back.
+pub struct LatentLines {
+    /// The images of every pair (first, second, next pair's first, ...) in flow space.
+    pub originals: Vec<f32>,
+    pub originals_pixels: Vec<f32>,
+    /// `steps` decoded points per pair, pair after pair, in flow space.
+    pub path: Vec<f32>,
+    pub path_pixels: Vec<f32>,
+}
+
+/// [`interpolation`] for many pairs at once: `pairs` holds the 8-bit pixels of each pair's
+/// two images (`2 * D` per pair, back to back).
+pub async fn latent_lines(
+    flow: &Flow,
+    pre: Preprocess,
+    pairs: &[u8],
+    steps: usize,
+) -> Result<LatentLines> {
+    let d = flow.config().dim;
     if steps < 2 {
         return Err(Error::Config("interpolation needs at least 2 steps".into()));
     }
+    if pairs.is_empty() || pairs.len() % (2 * d) != 0 {
+        return Err(Error::Config(format!(
+            "interpolation needs pairs of images of {d} pixels, got {} pixels",
+            pairs.len()
+        )));
+    }
+    let n = pairs.len() / (2 * d);
     let ctx = flow.context();
-    let (x, _) = dequantize_midpoints(flow, pre, &[first, second].concat())?;
+    let (x, _) = dequantize_midpoints(flow, pre, pairs)?;
     let (z, _) = flow.forward(&x)?;
     let zs = ctx.read_async(&z).await?;
-    let (z1, z2) = zs.split_at(d);
-    let line = latent_line(z1, z2, steps);
-    let line = ctx.upload(&line, &[steps, d], "interpolation line")?;
+    let line: Vec<f32> = zs
+        .chunks_exact(2 * d)
+        .flat_map(|pair| latent_line(&pair[..d], &pair[d..], steps))
+        .collect();
+    let line = ctx.upload(&line, &[n * steps, d], "interpolation line")?;
     let decoded = flow.inverse(&line)?;
     let pixels = [flow.to_pixels(&x, pre)?, flow.to_pixels(&decoded, pre)?];
-    let mut read = ctx.read_many_async(&[&pixels[0], &pixels[1]]).await?;
-    let path = read.pop().unwrap_or_default();
-    let originals = read.pop().unwrap_or_default();
-    Ok((originals, path))
+    let mut read = ctx
+        .read_many_async(&[&x, &decoded, &pixels[0], &pixels[1]])
+        .await?
+        .into_iter();
+    let mut next = || read.next().unwrap_or_default();
+    Ok(LatentLines {
+        originals: next(),
+        path: next(),
+        originals_pixels: next(),
+        path_pixels: next(),
+    })
 }
 
 /// `steps` evenly spaced points from `z1` to `z2`, both included, back to back (one step:

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::config::{FlowConfig, Preprocess};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::gpu::{GpuContext, GpuTensor};
 use crate::kernels::transform;
 use crate::model::layout::ParamLayout;
@@ -39,17 +39,19 @@ impl Flow {
     /// configuration fits the adapter: its parameters in one storage binding, and the
     /// activations of at least one image.
     pub fn check_fits(ctx: &GpuContext, cfg: &FlowConfig) -> Result<()> {
-        cfg.validate().map_err(Error::Config)?;
+        cfg.validate()?;
         let bytes = ParamLayout::new(cfg).len as u64 * 4;
         let limit = ctx.max_binding_bytes();
         if bytes > limit || max_batch(ctx, cfg) == 0 {
-            return Err(Error::Config(format!(
-                "a flow with H = {} (--hidden) has {:.1} MiB of parameters; {} binds at most {:.1} MiB per buffer: use a smaller --hidden",
-                cfg.hidden,
-                bytes as f64 / 1048576.0,
-                ctx.info().name,
-                limit as f64 / 1048576.0
-            )));
+            return Err(Error::invalid(Setting::Hidden, |hidden| {
+                format!(
+                    "a flow with {hidden} {} has {:.1} MiB of parameters; {} binds at most {:.1} MiB per buffer: use a smaller {hidden}",
+                    cfg.hidden,
+                    bytes as f64 / 1048576.0,
+                    ctx.info().name,
+                    limit as f64 / 1048576.0
+                )
+            }));
         }
         Ok(())
     }

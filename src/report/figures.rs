@@ -1,17 +1,17 @@
 //! The exercise's figures, drawn from a trained flow: sample grids, the layer-by-layer grid
-//! and latent interpolations. Every image goes through the same map to pixel space (the
-//! inverse of the data transform, clamped to [0, 1]), so columns and figures are comparable.
+//! and latent interpolations. The views themselves are [`crate::model::explore`]'s (which
+//! the browser page draws too); this module lays them out in grids and writes the PNGs.
+//! Every image goes through the same map to pixel space (the inverse of the data transform,
+//! clamped to [0, 1]), so columns and figures are comparable.
 
 use std::path::Path;
 
 use crate::config::Preprocess;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
-use crate::gpu::GpuTensor;
-use crate::model::explore::latent_line;
+use crate::model::explore;
 use crate::model::Flow;
 use crate::report::image_grid::{write_png, Grid};
-use crate::train::gpu_data::GpuImages;
 
 /// Side of the (square) images.
 fn side(flow: &Flow) -> Result<usize> {
@@ -25,10 +25,9 @@ fn side(flow: &Flow) -> Result<usize> {
     Ok(s)
 }
 
-fn pixel_rows(flow: &Flow, x: &GpuTensor, pre: Preprocess) -> Result<Vec<Vec<f32>>> {
-    let d = flow.config().dim;
-    let px = flow.context().read(&flow.to_pixels(x, pre)?)?;
-    Ok(px.chunks_exact(d).map(<[f32]>::to_vec).collect())
+/// `[n, D]` values back to back as `n` images.
+fn split_images(values: &[f32], d: usize) -> Vec<Vec<f32>> {
+    values.chunks_exact(d).map(<[f32]>::to_vec).collect()
 }
 
 /// A `rows x cols` grid of samples at `temperature`; returns the images in [0, 1].
@@ -44,8 +43,8 @@ pub fn sample_grid(
 ) -> Result<Vec<Vec<f32>>> {
     let s = side(flow)?;
     Grid::new(rows, cols, s, s, scale).check_size()?;
-    let x = flow.sample(rows * cols, temperature, seed)?;
-    let images = pixel_rows(flow, &x, pre)?;
+    let pixels = pollster::block_on(explore::samples(flow, pre, rows * cols, temperature, seed))?;
+    let images = split_images(&pixels, flow.config().dim);
     write_png(path, &Grid::from_images(rows, cols, s, s, scale, &images)?)?;
     Ok(images)
 }
@@ -70,25 +69,25 @@ pub fn layers_grid(
 ) -> Result<LayerStages> {
     let s = side(flow)?;
     Grid::new(rows, flow.config().layers + 1, s, s, scale).check_size()?;
-    let z = flow.sample_latent(rows, 1.0, seed)?;
-    let stages = flow.inverse_with_stages(&z)?;
-    let cols = stages.len();
-    let mut grid = Grid::new(rows, cols, s, s, scale);
+    let stages = pollster::block_on(explore::stages(flow, pre, rows, 1.0, seed))?;
+    let d = flow.config().dim;
+    let mut grid = Grid::new(rows, stages.pixels.len(), s, s, scale);
     let mut cells = vec![Vec::new(); rows];
-    let mut raw = Vec::new();
-    for (c, stage) in stages.iter().enumerate() {
-        raw.push(flow.context().read(stage)?);
-        for (r, img) in pixel_rows(flow, stage, pre)?.into_iter().enumerate() {
+    for (c, stage) in stages.pixels.iter().enumerate() {
+        for (r, img) in split_images(stage, d).into_iter().enumerate() {
             grid.set(r, c, img.clone())?;
             cells[r].push(img);
         }
     }
     write_png(path, &grid)?;
-    Ok(LayerStages { cells, stages: raw })
+    Ok(LayerStages {
+        cells,
+        stages: stages.flow_space,
+    })
 }
 
 /// The default interpolation pairs, by label: (3, 8), (1, 7), (4, 9).
-pub const DEFAULT_PAIR_LABELS: [(u8, u8); 3] = [(3, 8), (1, 7), (4, 9)];
+pub(crate) const DEFAULT_PAIR_LABELS: [(u8, u8); 3] = [(3, 8), (1, 7), (4, 9)];
 
 /// The first test image of each label in `labels` pairs.
 pub fn pairs_by_label(test: &ImageSet, labels: &[(u8, u8)]) -> Result<Vec<(usize, usize)>> {
@@ -133,7 +132,6 @@ pub fn interpolation_grid(
 ) -> Result<Interpolation> {
     let s = side(flow)?;
     let d = flow.config().dim;
-    let ctx = flow.context();
     if steps < 2 {
         return Err(Error::Report("interpolation needs at least 2 steps".into()));
     }
@@ -155,26 +153,11 @@ pub fn interpolation_grid(
             picked.extend_from_slice(test.image(k));
         }
     }
-    let set = ImageSet {
-        images: picked,
-        labels: vec![0; 2 * pairs.len()],
-        rows: test.rows,
-        cols: test.cols,
-    };
-    let gpu = GpuImages::upload(ctx, &set, "interpolation images")?;
-    let x = gpu.dequantized(ctx, pre, None)?;
-    let (z, _) = flow.forward(&x)?;
-    let zs = ctx.read(&z)?;
-    let xs = ctx.read(&x)?;
-    let path_z: Vec<f32> = zs
-        .chunks_exact(2 * d)
-        .flat_map(|pair| latent_line(&pair[..d], &pair[d..], steps))
-        .collect();
-    let tz = ctx.upload(&path_z, &[pairs.len() * steps, d], "interpolation path")?;
-    let decoded_t = flow.inverse(&tz)?;
-    let decoded = ctx.read(&decoded_t)?;
-    let decoded_px = pixel_rows(flow, &decoded_t, pre)?;
-    let originals_px = pixel_rows(flow, &x, pre)?;
+    let lines = pollster::block_on(explore::latent_lines(flow, pre, &picked, steps))?;
+    let decoded = split_images(&lines.path, d);
+    let decoded_px = split_images(&lines.path_pixels, d);
+    let originals = split_images(&lines.originals, d);
+    let originals_px = split_images(&lines.originals_pixels, d);
     let mut grid = interpolation_layout(pairs.len(), steps, s, scale);
     let mut out = Interpolation {
         pairs: pairs.to_vec(),
@@ -189,15 +172,10 @@ pub fn interpolation_grid(
             grid.set(p, k + 1, decoded_px[p * steps + k].clone())?;
         }
         out.labels.push((test.label(i), test.label(j)));
-        out.decoded.push(
-            (0..steps)
-                .map(|k| decoded[(p * steps + k) * d..(p * steps + k + 1) * d].to_vec())
-                .collect(),
-        );
-        out.originals.push((
-            xs[2 * p * d..(2 * p + 1) * d].to_vec(),
-            xs[(2 * p + 1) * d..(2 * p + 2) * d].to_vec(),
-        ));
+        out.decoded
+            .push(decoded[p * steps..(p + 1) * steps].to_vec());
+        out.originals
+            .push((originals[2 * p].clone(), originals[2 * p + 1].clone()));
     }
     write_png(path, &grid)?;
     Ok(out)

@@ -13,11 +13,11 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// Largest figure, in pixels (256 MiB of 8-bit gray): a bigger one is refused before any
 /// memory is allocated, with a message that says to lower the scale or the image count.
-pub const MAX_GRID_PIXELS: usize = 1 << 28;
+pub(crate) const MAX_GRID_PIXELS: usize = 1 << 28;
 
 /// Grey of the border, the separators between cells, gap bands and empty cells.
 pub const SEPARATOR_GRAY: u8 = 128;
@@ -162,15 +162,17 @@ impl Grid {
             Some((w, h))
         };
         size().map(|_| ()).ok_or_else(|| {
-            Error::Report(format!(
-                "a figure of {}x{} images of {}x{} pixels at scale {} is larger than {} megapixels; lower --scale or the number of images",
-                self.rows,
-                self.cols,
-                self.img_h,
-                self.img_w,
-                self.scale,
-                MAX_GRID_PIXELS >> 20
-            ))
+            Error::invalid(Setting::Scale, |scale| {
+                format!(
+                    "a figure of {}x{} images of {}x{} pixels at {scale} {} is larger than {} megapixels; lower {scale} or the number of images",
+                    self.rows,
+                    self.cols,
+                    self.img_h,
+                    self.img_w,
+                    self.scale,
+                    MAX_GRID_PIXELS >> 20
+                )
+            })
         })
     }
 
@@ -201,7 +203,7 @@ pub fn cell_origin(grid: &Grid, row: usize, col: usize) -> (usize, usize) {
 }
 
 /// Maps a [0, 1] intensity to a gray byte: clamped, rounded, NaN as black.
-pub fn unit_to_pixel(v: f32) -> u8 {
+pub(crate) fn unit_to_pixel(v: f32) -> u8 {
     if v.is_nan() {
         0
     } else {
@@ -250,7 +252,7 @@ pub fn write_png(path: &Path, grid: &Grid) -> Result<()> {
 
 /// Encodes 8-bit `pixels` (gray or RGB per `color`) as PNG and writes them atomically,
 /// creating the parent directory if needed.
-pub fn write_png_bytes(
+pub(crate) fn write_png_bytes(
     path: &Path,
     width: usize,
     height: usize,

@@ -11,10 +11,11 @@ use crate::model::likelihood::{mean_and_se, nats_to_bpd};
 use crate::model::Flow;
 use crate::train::gpu_data::GpuImages;
 
-/// Per-image negative log-likelihood of the 8-bit images in nats, averaged over
+/// Per-image negative log-likelihood of the 8-bit images in nats (the GPU's version of
+/// [`crate::model::likelihood::nats_per_image`], over a whole set), averaged over
 /// `draws` dequantization noise draws (seeds `seed, seed + 1, ...`); `draws = 0` uses the
 /// bin centres (u = 0.5) instead of noise.
-pub fn nats_per_image(
+fn image_set_nats(
     flow: &Flow,
     images: &GpuImages,
     pre: Preprocess,
@@ -110,7 +111,7 @@ pub struct Likelihood {
 }
 
 /// Summarises per-image nats of `dim`-pixel images into a [`Likelihood`].
-pub fn summarize(nats: &[f64], dim: usize, draws: u32) -> Likelihood {
+fn summarize(nats: &[f64], dim: usize, draws: u32) -> Likelihood {
     let (mean, se) = mean_and_se(nats);
     Likelihood {
         nats: mean,
@@ -129,6 +130,6 @@ pub fn evaluate(
     draws: u32,
     seed: u32,
 ) -> Result<Likelihood> {
-    let nats = nats_per_image(flow, images, pre, draws, seed)?;
+    let nats = image_set_nats(flow, images, pre, draws, seed)?;
     Ok(summarize(&nats, flow.config().dim, draws))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Preprocess;
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
 use crate::data::{self, DatasetName};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::train::schedule::DecayKind;
 
 /// Everything that defines a training run. Stored in checkpoints and `summary.json`.
@@ -55,7 +55,7 @@ pub struct TrainOptions {
     pub on_nan: NanPolicy,
 }
 
-/// `--on-nan`: what a non-finite loss or gradient norm does to a run.
+/// What a non-finite loss or gradient norm does to a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum NanPolicy {
@@ -77,7 +77,7 @@ impl NanPolicy {
 }
 
 /// Ten minutes: at most that much training is lost to a crash or a kill.
-pub const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
+pub(crate) const DEFAULT_CHECKPOINT_EVERY_S: f64 = 600.0;
 
 fn default_checkpoint_every_s() -> f64 {
     DEFAULT_CHECKPOINT_EVERY_S
@@ -113,72 +113,87 @@ impl TrainOptions {
             .unwrap_or_else(|| data::default_data_dir(self.dataset))
     }
 
-    /// Every option in its range, named as on the command line (checkpoints and library
-    /// callers go through here too, not only the CLI).
+    /// Every option in its range (checkpoints and library callers go through here too, not
+    /// only the CLI); an error names the [`Setting`] that is out of range.
     pub fn validate(&self) -> Result<()> {
-        self.flow.validate().map_err(Error::Config)?;
-        let bad = |m: String| Err(Error::Config(m));
+        self.flow.validate()?;
+        let bad = |setting: Setting, problem: &str| {
+            Err(Error::invalid(setting, |name| format!("{name} {problem}")))
+        };
         if self.epochs == 0 {
-            return bad("--epochs must be at least 1".into());
+            return bad(Setting::Epochs, "must be at least 1");
         }
         if self.batch == 0 {
-            return bad("--batch must be at least 1".into());
+            return bad(Setting::Batch, "must be at least 1");
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!(
-                "--lr must be a positive finite number, got {}",
-                self.lr
-            ));
+            return bad(
+                Setting::LearningRate,
+                &format!("must be a positive finite number, got {}", self.lr),
+            );
         }
         if !(0.0..=1.0).contains(&self.final_lr_fraction) {
-            return bad(format!(
-                "--final-lr must be a fraction of the peak rate in [0, 1], got {}",
-                self.final_lr_fraction
-            ));
+            return bad(
+                Setting::FinalLrFraction,
+                &format!(
+                    "must be a fraction of the peak rate in [0, 1], got {}",
+                    self.final_lr_fraction
+                ),
+            );
         }
         if let Some(c) = self.adam.clip_norm {
             if !(c > 0.0 && c.is_finite()) {
-                return bad(format!("--clip must be a finite number >= 0, got {c}"));
+                return bad(
+                    Setting::ClipNorm,
+                    &format!("must be a finite number >= 0, got {c}"),
+                );
             }
         }
         let AdamConfig {
             beta1, beta2, eps, ..
         } = self.adam;
         if !((0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2)) {
-            return bad(format!(
+            return Err(Error::Config(format!(
                 "Adam's betas must be in [0, 1), got {beta1} and {beta2}"
-            ));
+            )));
         }
         if !(eps > 0.0 && eps.is_finite()) {
-            return bad(format!("Adam's eps must be a positive number, got {eps}"));
+            return Err(Error::Config(format!(
+                "Adam's eps must be a positive number, got {eps}"
+            )));
         }
         if let Some(a) = self.logit_alpha {
             if !(0.0..0.5).contains(&a) {
-                return bad(format!("--logit-alpha must be in [0, 0.5), got {a}"));
+                return bad(
+                    Setting::LogitAlpha,
+                    &format!("must be in [0, 0.5), got {a}"),
+                );
             }
         }
         if !(self.checkpoint_every_s >= 0.0 && self.checkpoint_every_s.is_finite()) {
-            return bad(format!(
-                "--checkpoint-every must be a finite duration >= 0, got {} s",
-                self.checkpoint_every_s
-            ));
+            return bad(
+                Setting::CheckpointEvery,
+                &format!(
+                    "must be a finite duration >= 0, got {} s",
+                    self.checkpoint_every_s
+                ),
+            );
         }
         if self.log_every == 0 {
-            return bad("--log-every must be at least 1".into());
+            return bad(Setting::LogEvery, "must be at least 1");
         }
         if self.test_draws == 0 {
-            return bad("--test-draws must be at least 1".into());
+            return bad(Setting::TestDraws, "must be at least 1");
         }
         let limits = [self.train_limit, self.valid_limit, self.test_limit];
         if limits.contains(&Some(0)) {
-            return bad("--subset must be at least 1".into());
+            return bad(Setting::Subset, "must be at least 1");
         }
         if self.run_name.is_empty() || self.run_name.contains(['/', '\\']) || self.run_name == ".."
         {
-            return bad(format!(
-                "--name '{}' must be a plain folder name",
-                self.run_name
-            ));
+            return Err(Error::invalid(Setting::RunName, |name| {
+                format!("{name} '{}' must be a plain folder name", self.run_name)
+            }));
         }
         Ok(())
     }

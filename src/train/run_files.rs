@@ -104,7 +104,7 @@ fn strip_suffix(path: &Path, suffix: &Path) -> Option<PathBuf> {
 
 /// Saves a resumable checkpoint: the flow's parameters, the step's Adam moments, and the
 /// options and state that `--resume` continues from.
-pub fn save_checkpoint(
+pub(crate) fn save_checkpoint(
     path: &Path,
     flow: &Flow,
     step: &TrainStep,
@@ -130,7 +130,11 @@ pub fn save_checkpoint(
     checkpoint::save(path, &params, Some((&m, &v)), &meta(opts, state)?)
 }
 
-pub fn write_summary(run_dir: &Path, opts: &TrainOptions, outcome: &TrainOutcome) -> Result<()> {
+pub(crate) fn write_summary(
+    run_dir: &Path,
+    opts: &TrainOptions,
+    outcome: &TrainOutcome,
+) -> Result<()> {
     let json = serde_json::json!({ "options": opts, "outcome": outcome });
     let path = run_dir.join("summary.json");
     let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Report(e.to_string()))?;

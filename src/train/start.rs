@@ -1,6 +1,8 @@
 //! What a fresh run starts from: the data splits (trimmed as the options say) and the initial
 //! parameters, optionally scaled from the data.
 
+use std::path::Path;
+
 use crate::data::{self, ImageSet, Splits};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -16,10 +18,27 @@ fn limit(set: ImageSet, n: Option<usize>) -> ImageSet {
     }
 }
 
+/// Fetches the files of the options' dataset that are missing from `dir`, with the `fetch`
+/// feature; without it they are left for [`data::load_splits`] to report, with the commands
+/// that fetch them.
+pub(crate) fn fetch_missing(
+    opts: &TrainOptions,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    #[cfg(feature = "fetch")]
+    return data::ensure_dataset(opts.dataset, dir, log);
+    #[cfg(not(feature = "fetch"))]
+    {
+        let _ = (opts, dir, log);
+        Ok(())
+    }
+}
+
 /// Loads (fetching if needed) and trims the splits.
 pub fn load_data(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<Splits> {
     let dir = opts.data_dir();
-    data::ensure_dataset(opts.dataset, &dir, log)?;
+    fetch_missing(opts, &dir, log)?;
     let s = data::load_splits(opts.dataset, &dir)?;
     let dim = s.train.dim();
     if dim != opts.flow.dim {

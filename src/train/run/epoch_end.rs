@@ -1,0 +1,95 @@
+//! The end of an epoch: validation, the `train_epoch` and `valid` metrics rows, and the
+//! last and best checkpoints.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::TrainingRun;
+use crate::atomic_write::write_atomic;
+use crate::error::{Error, Result};
+use crate::report::metrics::{MetricKind, MetricRow};
+use crate::train::evaluate::evaluate;
+use crate::train::run_files::save_checkpoint;
+use crate::train::seeds::VALID_SEED;
+
+impl TrainingRun {
+    /// End of an epoch: the epoch's mean training loss, validation, `train_epoch` and `valid`
+    /// rows, `last.safetensors`, and `best.safetensors` when validation improved.
+    pub(super) fn end_epoch(&mut self, log: &mut dyn FnMut(&str)) -> Result<()> {
+        let train_bpd = self
+            .bits_per_dim(self.state.epoch_loss_sum / self.state.epoch_loss_steps.max(1) as f64);
+        let valid = evaluate(
+            &self.flow,
+            &self.valid_images,
+            self.opts.preprocess(),
+            1,
+            VALID_SEED,
+        )?;
+        // Non-finite parameters after the epoch's last update show here first; saving them
+        // would overwrite the last good checkpoint.
+        if !valid.bits_per_dim.is_finite() {
+            return Err(self.diverged("validation bits/dim", valid.bits_per_dim));
+        }
+        self.state.close_epoch(self.clock.elapsed_s());
+        self.write_epoch_rows(train_bpd, valid.bits_per_dim)?;
+        let improved = self.state.record_validation(valid.bits_per_dim);
+        self.save_checkpoints(improved)?;
+        let state = &self.state;
+        let message = format!(
+            "epoch {}/{}: train {train_bpd:.4} bits/dim, valid {:.4} ± {:.4} bits/dim{} ({:.0} s)",
+            state.epoch,
+            self.opts.epochs,
+            valid.bits_per_dim,
+            valid.bits_per_dim_se,
+            if improved { " (best)" } else { "" },
+            state.elapsed_s
+        );
+        self.bar.suspend(|| log(&message));
+        Ok(())
+    }
+
+    /// The `train_epoch` and `valid` rows of the epoch just closed.
+    fn write_epoch_rows(&mut self, train_bpd: f64, valid_bpd: f64) -> Result<()> {
+        let lr = self.schedule.lr(self.state.step);
+        for (kind, bits_per_dim) in [
+            (MetricKind::TrainEpoch, train_bpd),
+            (MetricKind::Valid, valid_bpd),
+        ] {
+            self.metrics.write(&MetricRow {
+                kind,
+                step: self.state.step,
+                epoch: self.state.epoch as f64,
+                bits_per_dim,
+                learning_rate: lr,
+                elapsed_s: self.state.elapsed_s,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes the resumable `last.safetensors` (atomically: a kill while writing leaves
+    /// the previous one).
+    pub(super) fn save_last(&mut self) -> Result<()> {
+        let last = &self.paths.last;
+        save_checkpoint(last, &self.flow, &self.step, &self.opts, &self.state)?;
+        self.last_good = Some(last.clone());
+        self.clock.last_save = Instant::now();
+        Ok(())
+    }
+
+    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
+    fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
+        self.save_last()?;
+        let last = &self.paths.last;
+        if improved {
+            copy_atomic(last, &self.paths.best)?;
+        }
+        Ok(())
+    }
+}
+
+/// `from` to `to` through [`write_atomic`]: a kill during the copy leaves the old `to`.
+pub(super) fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    write_atomic(to, &bytes)
+}
