@@ -24,6 +24,11 @@ pub mod report;
 #[cfg(feature = "native")]
 pub mod train;
 
+/// README.md's library example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
+
 pub use config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 pub use error::{Error, Result};
 pub use model::params::{FlowParams, Linear};

@@ -125,7 +125,16 @@ fn sigkill_at_random_moments_always_leaves_a_checkpoint_that_resumes() {
     let root = scratch("kill");
     common::noise_dataset(&root.join("data"), 600, 60, 8);
     let last = root.join("runs").join("run").join(LAST);
-    let tmp = last.with_file_name("last.safetensors.tmp");
+    // A save in progress: `last.safetensors.<pid>.<n>.tmp` beside the checkpoint.
+    let dir = last.parent().expect("a run folder").to_path_buf();
+    let saving = move || {
+        std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("last.safetensors.") && name.ends_with(".tmp")
+            })
+        })
+    };
     let mut rng = StdRng::seed_from_u64(2024);
     let (mut step, mut during_save) = (0, 0);
     for round in 0..8 {
@@ -146,13 +155,13 @@ fn sigkill_at_random_moments_always_leaves_a_checkpoint_that_resumes() {
         } else {
             // Aim at a save: kill as soon as the temporary file shows up.
             let deadline = Instant::now() + Duration::from_secs(10);
-            while !tmp.exists() && Instant::now() < deadline {
+            while !saving() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
         t.child.kill().expect("SIGKILL");
         t.child.wait().expect("reaped");
-        let hit = tmp.exists();
+        let hit = saving();
         during_save += hit as u32;
         let now = saved_step(&last);
         eprintln!(

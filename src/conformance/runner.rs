@@ -38,6 +38,51 @@ impl Run {
     }
 }
 
+/// Whether this device can run a matmul variant for a kind, or why not.
+pub fn variant_runs(
+    ctx: &GpuContext,
+    kind: crate::gpu::MatmulKind,
+    variant: MatmulVariant,
+) -> std::result::Result<(), String> {
+    if !variant.applies_to(kind) {
+        return Err(format!(
+            "{variant:?} is not a kernel of its own for {kind:?}"
+        ));
+    }
+    if !variant.runs_on(ctx.features(), ctx.info()) {
+        return Err(format!(
+            "the adapter lacks SUBGROUP or 8-lane subgroups for {variant:?}"
+        ));
+    }
+    if !variant.fits(ctx.limits()) {
+        return Err(format!(
+            "{variant:?} needs more workgroup memory than the adapter has"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one fixture once (a matmul with `variant`, which must be given for a matmul) and
+/// judges it: one case of the kernel test table (`tests/kernel_cases.rs`).
+pub async fn run_case(
+    ctx: &Arc<GpuContext>,
+    f: &Fixture,
+    variant: Option<MatmulVariant>,
+) -> Report {
+    match (&f.op, variant) {
+        (Op::Matmul { .. }, Some(v)) => {
+            let run = scoped(ctx, run_matmul(ctx, f, v)).await;
+            judge(f, format!("{} [{v:?}]", f.name), run)
+        }
+        (Op::Matmul { .. }, None) => judge(
+            f,
+            f.name.clone(),
+            Err(crate::Error::Gpu("a matmul case needs a variant".into())),
+        ),
+        _ => judge(f, f.name.clone(), scoped(ctx, run_one(ctx, f)).await),
+    }
+}
+
 /// Runs every fixture (a matmul once per variant this device runs) and judges it.
 pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report> {
     let mut out = Vec::new();
