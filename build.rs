@@ -144,10 +144,7 @@ fn run() -> Result<(), String> {
     }
     for f in &snippet_files {
         let s = stem(f);
-        if !modules
-            .iter()
-            .any(|m| m.composed.imports.iter().any(|i| *i == s))
-        {
+        if !modules.iter().any(|m| m.composed.imports.contains(&s)) {
             errors.push(format!("shaders/shared/{s}.wgsl is imported by no kernel"));
         }
     }
@@ -258,9 +255,7 @@ fn index(modules: &[Module], snippets: &[PathBuf]) -> Result<String, String> {
     for f in snippets {
         let name = stem(f);
         let text = read(f)?;
-        let user = modules
-            .iter()
-            .find(|m| m.composed.imports.iter().any(|i| *i == name));
+        let user = modules.iter().find(|m| m.composed.imports.contains(&name));
         let consts: Vec<String> = user
             .map(|m| {
                 m.iface

@@ -31,13 +31,12 @@ impl Composed {
     }
 }
 
+/// Finds a snippet by name: its text and the path to report for it.
+pub type Loader<'a> = &'a dyn Fn(&str) -> Result<(String, String), String>;
+
 /// Composes `root` (named `root_name` in messages). `load(name)` returns the text of
 /// snippet `name` and the path to report for it.
-pub fn compose(
-    root_name: &str,
-    root: &str,
-    load: &dyn Fn(&str) -> Result<(String, String), String>,
-) -> Result<Composed, String> {
+pub fn compose(root_name: &str, root: &str, load: Loader) -> Result<Composed, String> {
     let mut out = Composed::default();
     let mut stack = vec![root_name.to_string()];
     insert(root_name, root, true, load, &mut out, &mut stack)?;
@@ -48,7 +47,7 @@ fn insert(
     name: &str,
     text: &str,
     is_root: bool,
-    load: &dyn Fn(&str) -> Result<(String, String), String>,
+    load: Loader,
     out: &mut Composed,
     stack: &mut Vec<String>,
 ) -> Result<(), String> {
