@@ -36,7 +36,7 @@ pub struct TrainArgs {
     /// checkpoint's options.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
-    /// Run name: outputs go to <runs-dir>/<name>/ (default: the preset's name; with
+    /// Run name: outputs go to `<runs-dir>/<name>/` (default: the preset's name; with
     /// --resume, the checkpoint's folder).
     #[arg(long)]
     pub name: Option<String>,

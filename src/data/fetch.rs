@@ -54,7 +54,7 @@ impl Default for FetchTools {
 /// Makes sure the four files of `name` are in `data_dir`, fetching them if not.
 ///
 /// Returns at once when all four exist (raw or `.gz`; their contents are not checked here,
-/// see [`verify_dataset`]). Progress goes to `log`, one line per step.
+/// see [`crate::data::verify::verify_dataset`]). Progress goes to `log`, one line per step.
 pub fn ensure_dataset(name: DatasetName, data_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<()> {
     FetchTools::default().ensure(name, data_dir, log)
 }

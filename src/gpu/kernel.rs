@@ -97,7 +97,7 @@ pub struct Field {
 }
 
 /// A `#[repr(C)]` struct that mirrors a WGSL uniform struct. Fields whose names start with
-/// `_` are padding: only the total size covers them. Implemented by [`gpu_params!`].
+/// `_` are padding: only the total size covers them. Implemented by [`gpu_params!`](crate::gpu_params).
 pub trait Params: bytemuck::Pod {
     const FIELDS: &'static [Field];
 }

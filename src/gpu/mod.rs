@@ -1,6 +1,6 @@
 //! Everything that touches wgpu, and nothing about flows: the device ([`context`]), typed
 //! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
-//! shader ([`reflect`]), pipelines built from declarations ([`pipeline`]), recorded
+//! shader ([`shader`], from the build's shader index), pipelines built from declarations ([`pipeline`]), recorded
 //! dispatches ([`program`]), scratch memory for multi-pass kernels ([`scratch`]),
 //! per-kernel GPU time ([`profile`]) and workgroup sizes and matmul variants ([`tiles`]).
 //! The flow's kernels are declared in [`crate::kernels`].

@@ -149,7 +149,7 @@ impl Grid {
         Ok(())
     }
 
-    /// Refuses a grid whose image would pass [`MAX_GRID_PIXELS`] (or overflow), before
+    /// Refuses a grid whose image would pass `MAX_GRID_PIXELS` (or overflow), before
     /// anything is drawn; callers check this before they compute the images themselves.
     pub fn check_size(&self) -> Result<()> {
         let size = || -> Option<(usize, usize)> {

@@ -48,7 +48,7 @@ static FONT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
 
 /// Registers a sans-serif font with plotters once per process and returns its path.
 ///
-/// Looks at `$FLOWGPU_FONT` first, then [`FONT_CANDIDATES`]; the font bytes are leaked once
+/// Looks at `$FLOWGPU_FONT` first, then `FONT_CANDIDATES`; the font bytes are leaked once
 /// because plotters wants `&'static [u8]`.
 pub fn ensure_font() -> Result<PathBuf> {
     FONT.get_or_init(find_and_register_font)

@@ -1,9 +1,9 @@
 //! The training loop, in stages that read top to bottom in [`train`]: start (fresh, or resumed
-//! from `last.safetensors`: [`begin`], [`resume`]), run an epoch (fused GPU steps, a loss
-//! readback every `log_every` steps, stopping cleanly on Ctrl-C or `max_steps`: [`epoch`]),
-//! end the epoch (validation, the best and last checkpoints, metrics rows: [`epoch_end`]),
+//! from `last.safetensors`: `begin`, `resume`), run an epoch (fused GPU steps, a loss
+//! readback every `log_every` steps, stopping cleanly on Ctrl-C or `max_steps`: `epoch`),
+//! end the epoch (validation, the best and last checkpoints, metrics rows: `epoch_end`),
 //! and finish (the test log-likelihood of the best model by validation, `summary.json`) or
-//! stop (a resumable checkpoint: [`finish`]).
+//! stop (a resumable checkpoint: `finish`).
 
 mod begin;
 mod epoch;
