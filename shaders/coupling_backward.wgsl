@@ -19,8 +19,9 @@
 // batch slices x COLS columns (neighbouring invocations handle neighbouring columns of one
 // row). Slice r does rows r, r + ROWS, r + 2 ROWS, ... in order, elementwise work included,
 // then the ROWS partial sums of each column are added as a fixed binary tree in workgroup
-// memory. The summation order depends only on (WG, COLS): results are the same on every run.
+// memory (shared/reduce.wgsl). The summation order depends only on (WG, COLS): results are the same on every run.
 #import common
+#import reduce
 #kernel coupling::COUPLING_BACKWARD
 
 override WG: u32 = 64u;
@@ -51,8 +52,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> params: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gh: array<f32>;
 @group(0) @binding(7) var<storage, read_write> grads: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -101,15 +100,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             }
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = rows / 2u; stride > 0u; stride = stride / 2u) {
-        if (r < stride) {
-            partial[lid] += partial[lid + stride * COLS];
-        }
-        workgroupBarrier();
-    }
+    let column = workgroup_column_sum2(lid, vec2<f32>(acc, 0.0), COLS).x;
     if (r == 0u && d < lp.dim) {
-        grads[p.grad_offset + d] = partial[c] - 1.0;
+        grads[p.grad_offset + d] = column - 1.0;
     }
 }

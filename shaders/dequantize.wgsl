@@ -8,6 +8,7 @@
 // common.wgsl's part_of) into split_dst, row stride split_ld: the first coupling layer's
 // conditioner input, the split that gather.wgsl would otherwise do in a dispatch of its own.
 #import common
+#import reduce
 #kernel transform::DEQUANTIZE
 
 override WG: u32 = 64u;
@@ -39,8 +40,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> states: array<f32>;
 @group(0) @binding(4) var<storage, read_write> pre_logdet: array<f32>;
 @group(0) @binding(5) var<storage, read_write> split_dst: array<f32>;
-
-var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -76,15 +75,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             }
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
-        pre_logdet[row] = partial[0];
+        pre_logdet[row] = total;
     }
 }

@@ -7,6 +7,7 @@
 //   sums[partials + 2]  how many of them had a non-finite norm (Adam skipped them)
 //   sums[partials + 3]  which one was the first (1-based), 0 if none
 #import common
+#import reduce
 #kernel optimizer::GRAD_NORM_PARTIAL
 #kernel optimizer::GRAD_NORM_FINISH
 
@@ -23,20 +24,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> grads: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sums: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce_into(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
 @compute @workgroup_size(WG)
 fn partial_sums(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     var acc = 0.0;
@@ -44,7 +31,7 @@ fn partial_sums(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
         let g = grads[i];
         acc = fma(g, g, acc);
     }
-    let total = reduce_into(lid, acc);
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
         sums[wid.x] = total;
     }
@@ -63,7 +50,7 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
     for (var i = lid; i < p.partials; i += WG) {
         acc += sums[i];
     }
-    let total = reduce_into(lid, acc);
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
         let norm = sqrt(total);
         sums[p.partials] = norm;

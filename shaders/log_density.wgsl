@@ -3,6 +3,7 @@
 //   log p(x)   = -0.5 * sum_d z[b, d]^2 - (D/2) ln(2 pi) + log|det J|
 // out[b] = log|det J|, out[batch + b] = log p(x).
 #import common
+#import reduce
 #kernel density::LOG_DENSITY
 
 override WG: u32 = 64u;
@@ -27,8 +28,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> params: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-var<workgroup> sq_sum: array<f32, WG>;
-var<workgroup> det_sum: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -54,19 +53,10 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             det += log_scales[(l * p.s_batch + row) * p.half + j];
         }
     }
-    sq_sum[lid] = sq;
-    det_sum[lid] = det;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            sq_sum[lid] += sq_sum[lid + stride];
-            det_sum[lid] += det_sum[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let sums = workgroup_sum2(lid, vec2<f32>(sq, det));
     if (lid == 0u) {
         let log_two_pi = 1.8378770664093453;
-        out[row] = det_sum[0];
-        out[p.batch + row] = -0.5 * sq_sum[0] - 0.5 * f32(p.dim) * log_two_pi + det_sum[0];
+        out[row] = sums.y;
+        out[p.batch + row] = -0.5 * sums.x - 0.5 * f32(p.dim) * log_two_pi + sums.y;
     }
 }

@@ -6,6 +6,7 @@
 // interval). The backward pass's seeds, dL/dz = z / B and dL/dlog|det J|_b = -1/B, are
 // computed where they are used, in coupling_backward.wgsl.
 #import common
+#import reduce
 #kernel loss::LOSS_REDUCE
 
 override WG: u32 = 64u;
@@ -23,8 +24,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> nll: array<f32>;
 @group(0) @binding(4) var<storage, read_write> sums: array<f32>;
 
-var<workgroup> partial: array<f32, WG>;
-
 @compute @workgroup_size(WG)
 fn reduce(@builtin(local_invocation_index) lid: u32) {
     let bins = f32(p.dim) * 5.545177444479562; // D ln 256
@@ -34,16 +33,9 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
         nll[b] = v;
         acc += v;
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-        if (lid < stride) {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
-        sums[0] += partial[0] / f32(p.batch);
+        sums[0] += total / f32(p.batch);
         sums[1] += 1.0;
     }
 }
