@@ -15,6 +15,7 @@ use std::time::Instant;
 use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
+use flowgpu::gpu::timing;
 use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
 use flowgpu::kernels::coupling::{self, AddPart, GradIn, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
@@ -26,28 +27,14 @@ use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
 use flowgpu::{Flow, FlowParams};
 
-/// Seconds per repetition of `list`, the list repeated `reps` times in one compute pass and
-/// one submit (after one untimed warm-up pass).
-fn time(ctx: &GpuContext, list: &[&Dispatch], reps: usize) -> f64 {
-    let run = |n: usize| {
-        let mut all: Vec<&Dispatch> = Vec::with_capacity(n * list.len());
-        for _ in 0..n {
-            all.extend_from_slice(list);
-        }
-        ctx.submit(&all);
-        ctx.wait().expect("device");
-    };
-    run(1);
-    let t = Instant::now();
-    run(reps);
-    t.elapsed().as_secs_f64() / reps as f64
-}
-
 /// Seconds per repetition, with about `target` seconds of repetitions.
 fn time_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> f64 {
-    let once = time(ctx, list, 1);
-    let reps = ((target / once.max(1e-6)) as usize).clamp(1, 2000);
-    time(ctx, list, reps)
+    let budget = timing::Budget {
+        target_s: target,
+        max_reps: 2000,
+        give_up_s: f64::INFINITY,
+    };
+    timing::time_for(ctx, list, budget).expect("device")
 }
 
 fn load_average() -> String {

@@ -14,7 +14,7 @@ use crate::model::layout::ParamLayout;
 use crate::reference::{self as r, preprocess as rp};
 use crate::{FlowParams, Linear};
 
-/// As tests/kernels.rs: f32 products summed over k <= ~1000 terms of size ~1.
+/// f32 products summed over k <= ~1000 terms of size ~1.
 const MATMUL_BOUND: f64 = 2e-5;
 /// As tests/flow.rs for whole passes through a small flow.
 const FLOW_BOUND: f64 = 2e-5;

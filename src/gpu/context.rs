@@ -209,7 +209,7 @@ impl GpuContext {
                 return Err(Error::Gpu(no_adapter_help().into()));
             }
             return Err(Error::Gpu(format!(
-                "no adapter matches --adapter (or {}) {choice:?}; available: {}",
+                "no adapter matches the adapter choice {choice:?} (from the command line or {}); available: {}",
                 AdapterChoice::ENV,
                 all.join("; ")
             )));

@@ -4,11 +4,9 @@
 //! it, each dispatch is submitted and waited for alone and timed on the host: clearly
 //! labelled, since that adds the submit-and-wait cost (~0.1 ms on lavapipe) to every kernel.
 
-use std::time::Instant;
-
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
-use crate::gpu::program::Dispatch;
+use crate::gpu::dispatch::Dispatch;
 
 /// How the times were taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,10 +103,8 @@ pub fn profile(ctx: &GpuContext, program: &[&Dispatch], runs: usize) -> Result<P
         let mut rows = Vec::new();
         for _ in 0..runs {
             for d in program {
-                let start = Instant::now();
-                ctx.submit(&[d]);
-                ctx.wait()?;
-                add(&mut rows, d.describe(), start.elapsed().as_secs_f64());
+                let seconds = crate::gpu::timing::seconds_per_run(ctx, &[d], 1)?;
+                add(&mut rows, d.describe(), seconds);
             }
         }
         return Ok(finish(ProfileClock::HostPerDispatch, rows, runs));

@@ -6,8 +6,8 @@
 
 use crate::config::{CouplingKind, FlowConfig, MaskKind};
 use crate::error::Result;
+use crate::gpu::dispatch::groups_for;
 use crate::gpu::kernel::{read, write, Kernel, KernelInfo, Params, SharedConst, Workgroup};
-use crate::gpu::program::groups_for;
 use crate::gpu::shader::Shader;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::matmul::padded;

@@ -86,7 +86,7 @@ pub(crate) fn u(n: usize) -> u32 {
     u32::try_from(n).expect("sizes are checked against device limits before dispatch")
 }
 
-/// One workgroup per row, folded into 2-D past [`crate::gpu::program::MAX_GROUPS`].
+/// One workgroup per row, folded into 2-D past [`crate::gpu::dispatch::MAX_GROUPS`].
 pub(crate) fn groups_rows(rows: usize) -> [u32; 3] {
-    crate::gpu::program::groups_for(rows, 1)
+    crate::gpu::dispatch::groups_for(rows, 1)
 }

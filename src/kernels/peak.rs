@@ -4,8 +4,8 @@
 //! reduction kernels.
 
 use crate::error::Result;
+use crate::gpu::dispatch::groups_for;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, Workgroup};
-use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::{shaders, u};
 

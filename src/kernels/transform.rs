@@ -4,8 +4,8 @@
 
 use crate::config::{MaskKind, Preprocess};
 use crate::error::Result;
+use crate::gpu::dispatch::groups_for;
 use crate::gpu::kernel::{read, write, Kernel, KernelInfo, Workgroup};
-use crate::gpu::program::groups_for;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::coupling::mask_code;
 use crate::kernels::matmul::padded;

@@ -190,20 +190,15 @@ pub fn time_variant(
         .then(|| t(sc, "tune aux"))
         .transpose()?;
     let d = matmul_with(ctx, variant, mm, &a, &b, &c, aux.as_ref())?;
-    let run = |reps: usize| -> Result<f64> {
-        let list = vec![&d; reps];
-        let start = Instant::now();
-        ctx.submit(&list);
-        ctx.wait()?;
-        Ok(start.elapsed().as_secs_f64() / reps as f64)
-    };
-    run(1)?; // builds the pipeline and warms caches
-    let once = run(1)?;
-    let reps = ((0.05 / once.max(1e-6)) as usize).clamp(1, 50);
-    if reps == 1 || once > give_up {
-        return Ok(once);
-    }
-    run(reps)
+    crate::gpu::timing::time_for(
+        ctx,
+        &[&d],
+        crate::gpu::timing::Budget {
+            target_s: 0.05,
+            max_reps: 50,
+            give_up_s: give_up,
+        },
+    )
 }
 
 /// Chooses a variant for each shape, records the choices in `ctx` (dispatches made

@@ -20,8 +20,8 @@
 //!   workgroups when the M x N grid is small, with a second reduction dispatch.
 
 use crate::error::Result;
+use crate::gpu::dispatch::MAX_GROUPS;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
-use crate::gpu::program::MAX_GROUPS;
 use crate::gpu::shader::Shader;
 pub use crate::gpu::tiles::{MatmulKind, MatmulShape};
 use crate::gpu::tiles::{MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE};

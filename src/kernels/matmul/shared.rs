@@ -10,8 +10,8 @@
 //! Made for GPUs; on lavapipe (where barriers are very slow) they are only tested.
 
 use crate::error::Result;
+use crate::gpu::dispatch::groups_for;
 use crate::gpu::kernel::{Kernel, Workgroup};
-use crate::gpu::program::groups_for;
 use crate::gpu::shader::Shader;
 use crate::gpu::tiles::{
     MatmulVariant, MATMUL_SHARED_SIDE, MATMUL_SPLIT_K_MIN_TILES, MATMUL_SPLIT_K_TARGET_GROUPS,
