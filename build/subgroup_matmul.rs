@@ -125,20 +125,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l
     );
 }
 
-fn gen_nn(block: &SubgroupBlock) -> String {
-    let (rows, cols) = (block.rows, block.cols);
-    let groups = cols / 4;
-    let bn = LANES * cols;
-    let mut s = header(block, "vec4 groups 4 * (l + 8 g) .. + 4");
-    s.push_str(&bindings(true));
-    prologue(&mut s, rows, bn);
-    s.push_str(
-        "    let lda4 = p.lda / 4u;
-    let ldb4 = p.ldb / 4u;
-    // Last B row this product may read: the bias row with a_ones, else row K - 1.
-    let k_last = p.k + p.a_ones - 1u;
-",
-    );
+/// Lane l's rows of A (vec4 along K): l, l + 8, ...
+fn a_rows(s: &mut String, rows: u32) {
     for i in 0..rows / LANES {
         let _ = writeln!(
             s,
@@ -146,27 +134,19 @@ fn gen_nn(block: &SubgroupBlock) -> String {
             8 * i
         );
     }
-    for g in 0..groups {
-        let _ = writeln!(
-            s,
-            "    let bc{g} = min(col0 / 4u + lane + {}u, ldb4 - 1u);",
-            8 * g
-        );
-    }
-    declare_acc(&mut s, rows, groups);
+}
+
+/// The accumulators, then the K loop (4 at a time) up to this lane's A loads.
+fn open_k4_loop(s: &mut String, rows: u32, groups: u32) {
+    declare_acc(s, rows, groups);
     s.push_str("    for (var k4 = 0u; k4 < (p.k + 3u) / 4u; k4++) {\n");
     for i in 0..rows / LANES {
         let _ = writeln!(s, "        let al{i} = a[arow{i} + k4];");
     }
-    for kk in 0..4 {
-        let _ = writeln!(
-            s,
-            "        let kb{kk} = min(k4 * 4u + {kk}u, k_last) * ldb4;"
-        );
-        for g in 0..groups {
-            let _ = writeln!(s, "        let b{kk}_{g} = b[kb{kk} + bc{g}];");
-        }
-    }
+}
+
+/// Row r of A from the lane that loaded it, times the 4 x 4 B values of each group.
+fn broadcast_fma4(s: &mut String, rows: u32, groups: u32) {
     for r in 0..rows {
         let _ = writeln!(
             s,
@@ -181,6 +161,41 @@ fn gen_nn(block: &SubgroupBlock) -> String {
             let _ = writeln!(s, "        {} += {};", acc(r, g), terms.join(" + "));
         }
     }
+}
+
+fn gen_nn(block: &SubgroupBlock) -> String {
+    let (rows, cols) = (block.rows, block.cols);
+    let groups = cols / 4;
+    let bn = LANES * cols;
+    let mut s = header(block, "vec4 groups 4 * (l + 8 g) .. + 4");
+    s.push_str(&bindings(true));
+    prologue(&mut s, rows, bn);
+    s.push_str(
+        "    let lda4 = p.lda / 4u;
+    let ldb4 = p.ldb / 4u;
+    // Last B row this product may read: the bias row with a_ones, else row K - 1.
+    let k_last = p.k + p.a_ones - 1u;
+",
+    );
+    a_rows(&mut s, rows);
+    for g in 0..groups {
+        let _ = writeln!(
+            s,
+            "    let bc{g} = min(col0 / 4u + lane + {}u, ldb4 - 1u);",
+            8 * g
+        );
+    }
+    open_k4_loop(&mut s, rows, groups);
+    for kk in 0..4 {
+        let _ = writeln!(
+            s,
+            "        let kb{kk} = min(k4 * 4u + {kk}u, k_last) * ldb4;"
+        );
+        for g in 0..groups {
+            let _ = writeln!(s, "        let b{kk}_{g} = b[kb{kk} + bc{g}];");
+        }
+    }
+    broadcast_fma4(&mut s, rows, groups);
     s.push_str("    }\n");
     s.push_str("    if (p.a_ones == 1u) {\n");
     for g in 0..groups {
@@ -274,13 +289,7 @@ fn gen_nt(block: &SubgroupBlock) -> String {
     let ldb4 = p.ldb / 4u;
 ",
     );
-    for i in 0..rows / LANES {
-        let _ = writeln!(
-            s,
-            "    let arow{i} = min(row0 + lane + {}u, p.m - 1u) * lda4;",
-            8 * i
-        );
-    }
+    a_rows(&mut s, rows);
     for j in 0..cols {
         let _ = writeln!(
             s,
@@ -288,11 +297,7 @@ fn gen_nt(block: &SubgroupBlock) -> String {
             8 * j
         );
     }
-    declare_acc(&mut s, rows, groups);
-    s.push_str("    for (var k4 = 0u; k4 < (p.k + 3u) / 4u; k4++) {\n");
-    for i in 0..rows / LANES {
-        let _ = writeln!(s, "        let al{i} = a[arow{i} + k4];");
-    }
+    open_k4_loop(&mut s, rows, groups);
     for j in 0..cols {
         let _ = writeln!(s, "        let bl{j} = b[brow{j} + k4];");
     }
@@ -306,20 +311,7 @@ fn gen_nt(block: &SubgroupBlock) -> String {
             );
         }
     }
-    for r in 0..rows {
-        let _ = writeln!(
-            s,
-            "        let ar{r} = subgroupBroadcast(al{}, {}u);",
-            r / LANES,
-            r % LANES
-        );
-        for g in 0..groups {
-            let terms: Vec<String> = (0..4)
-                .map(|kk| format!("ar{r}[{kk}] * b{kk}_{g}"))
-                .collect();
-            let _ = writeln!(s, "        {} += {};", acc(r, g), terms.join(" + "));
-        }
-    }
+    broadcast_fma4(&mut s, rows, groups);
     s.push_str("    }\n");
     store(&mut s, rows, groups, &|g, t| {
         format!("(col0 + lane + {}u)", 8 * (4 * g + t))
