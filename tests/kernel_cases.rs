@@ -27,9 +27,44 @@ fn ident(s: &str) -> String {
     out.trim_matches('_').to_string()
 }
 
-/// The case's name: the fixture's name up to its list of kernels.
+/// The case's name, starting with the kernels it checks: a fixture named
+/// `what (tag): k1, k2 (detail), ...` over a flow is named after the kernels it lists
+/// (the gather and matmul stages have cases of their own), then its tag and shape:
+/// `coupling_inverse_affine_halves_b37_d50`. Other fixtures start with their kernel's name.
 fn case_name(f: &Fixture) -> String {
-    ident(f.name.split(':').next().unwrap_or(&f.name))
+    let Some((what, kernels)) = f.name.split_once(':') else {
+        return ident(&f.name);
+    };
+    // Without the parenthesized details, which may hold commas themselves.
+    let mut plain = String::new();
+    let mut depth = 0;
+    for c in kernels.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let listed: Vec<String> = plain
+        .split(',')
+        .map(ident)
+        .filter(|k| !k.is_empty() && !k.starts_with("gather") && !k.starts_with("matmul"))
+        .collect();
+    let tag = what
+        .split_once('(')
+        .map_or(String::new(), |(_, t)| ident(t));
+    let shape = match &f.op {
+        Op::Forward { config, batch }
+        | Op::Inverse { config, batch }
+        | Op::Gradients { config, batch } => format!("b{batch}_d{}", config.dim),
+        _ => String::new(),
+    };
+    [listed.join("_"), tag, shape]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn variant_name(v: MatmulVariant) -> &'static str {
