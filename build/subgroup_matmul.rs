@@ -125,6 +125,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l
     );
 }
 
+/// Lane l's vec4 columns of B (NN, TN): groups l, l + 8, ...
+fn b_vec4_columns(s: &mut String, groups: u32) {
+    for g in 0..groups {
+        let _ = writeln!(
+            s,
+            "    let bc{g} = min(col0 / 4u + lane + {}u, ldb4 - 1u);",
+            8 * g
+        );
+    }
+}
+
+/// Column of component t of vec4 group g of this lane (NN, TN): 4 (l + 8 g) + t.
+fn vec4_group_column(g: u32, t: u32) -> String {
+    format!("(col0 + (lane + {}u) * 4u + {t}u)", 8 * g)
+}
+
 /// Lane l's rows of A (vec4 along K): l, l + 8, ...
 fn a_rows(s: &mut String, rows: u32) {
     for i in 0..rows / LANES {
@@ -178,13 +194,7 @@ fn gen_nn(block: &SubgroupBlock) -> String {
 ",
     );
     a_rows(&mut s, rows);
-    for g in 0..groups {
-        let _ = writeln!(
-            s,
-            "    let bc{g} = min(col0 / 4u + lane + {}u, ldb4 - 1u);",
-            8 * g
-        );
-    }
+    b_vec4_columns(&mut s, groups);
     open_k4_loop(&mut s, rows, groups);
     for kk in 0..4 {
         let _ = writeln!(
@@ -207,9 +217,7 @@ fn gen_nn(block: &SubgroupBlock) -> String {
         }
     }
     s.push_str("    }\n");
-    store(&mut s, rows, groups, &|g, t| {
-        format!("(col0 + (lane + {}u) * 4u + {t}u)", 8 * g)
-    });
+    store(&mut s, rows, groups, &vec4_group_column);
     s.push_str("}\n");
     s
 }
@@ -237,13 +245,7 @@ fn gen_tn(block: &SubgroupBlock) -> String {
             "    let ones{i} = select(0.0, 1.0, r{i} == stored_m && p.a_ones == 1u);"
         );
     }
-    for g in 0..groups {
-        let _ = writeln!(
-            s,
-            "    let bc{g} = min(col0 / 4u + lane + {}u, ldb4 - 1u);",
-            8 * g
-        );
-    }
+    b_vec4_columns(&mut s, groups);
     declare_acc(&mut s, rows, groups);
     s.push_str("    for (var k = 0u; k < p.k; k++) {\n");
     for i in 0..rows / LANES {
@@ -267,9 +269,7 @@ fn gen_tn(block: &SubgroupBlock) -> String {
         }
     }
     s.push_str("    }\n");
-    store(&mut s, rows, groups, &|g, t| {
-        format!("(col0 + (lane + {}u) * 4u + {t}u)", 8 * g)
-    });
+    store(&mut s, rows, groups, &vec4_group_column);
     s.push_str("}\n");
     s
 }

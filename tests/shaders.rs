@@ -89,7 +89,7 @@ fn every_kernel_is_declared_once_on_its_shader() {
         let info = k.info();
         let (fields, size) = k.params_layout();
         assert!(
-            check_declaration(info, &fields, size).is_ok(),
+            check_declaration(info, fields, size).is_ok(),
             "{}",
             info.label()
         );

@@ -90,18 +90,12 @@ pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report>
         match &f.op {
             Op::Matmul { kind, .. } => {
                 for variant in MatmulVariant::ALL {
-                    if !(variant.applies_to(*kind)
-                        && variant.runs_on(ctx.features(), ctx.info())
-                        && variant.fits(ctx.limits()))
-                    {
-                        continue;
+                    if variant_runs(ctx, *kind, variant).is_ok() {
+                        out.push(run_case(ctx, f, Some(variant)).await);
                     }
-                    let name = format!("{} [{variant:?}]", f.name);
-                    let run = scoped(ctx, run_matmul(ctx, f, variant)).await;
-                    out.push(judge(f, name, run));
                 }
             }
-            _ => out.push(judge(f, f.name.clone(), scoped(ctx, run_one(ctx, f)).await)),
+            _ => out.push(run_case(ctx, f, None).await),
         }
     }
     out.extend(compile_the_rest(ctx, &out).await);

@@ -155,7 +155,7 @@ impl<P: Params> Kernel<P> {
 pub trait AnyKernel: Sync {
     fn info(&self) -> &KernelInfo;
     /// The Rust mirror of the WGSL `Params`: its fields and total size in bytes.
-    fn params_layout(&self) -> (Vec<Field>, usize);
+    fn params_layout(&self) -> (&'static [Field], usize);
 }
 
 impl<P: Params> AnyKernel for Kernel<P> {
@@ -163,8 +163,8 @@ impl<P: Params> AnyKernel for Kernel<P> {
         &self.info
     }
 
-    fn params_layout(&self) -> (Vec<Field>, usize) {
-        (P::FIELDS.to_vec(), std::mem::size_of::<P>())
+    fn params_layout(&self) -> (&'static [Field], usize) {
+        (P::FIELDS, std::mem::size_of::<P>())
     }
 }
 

@@ -80,14 +80,6 @@ impl Shader {
     pub const fn has_override(&self, name: &str) -> bool {
         contains(self.overrides, name)
     }
-
-    /// The value of a module `u32` constant.
-    pub fn constant(&self, name: &str) -> Option<u32> {
-        self.constants
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|&(_, v)| v)
-    }
 }
 
 pub(crate) const fn contains(list: &[&str], item: &str) -> bool {
