@@ -227,7 +227,7 @@ fn gen_tn(block: &SubgroupBlock) -> String {
     let groups = cols / 4;
     let bn = LANES * cols;
     let mut s = header(block, "vec4 groups 4 * (l + 8 g) .. + 4");
-    s.push_str(&bindings(false));
+    s.push_str(&bindings(block.a_vec4));
     prologue(&mut s, rows, bn);
     s.push_str(
         "    let ldb4 = p.ldb / 4u;
@@ -236,6 +236,12 @@ fn gen_tn(block: &SubgroupBlock) -> String {
     let stored_m = p.m - p.a_ones;
 ",
     );
+    if block.a_vec4 {
+        tn_a_vec4_body(&mut s, rows, groups, block.k_unroll);
+        store(&mut s, rows, groups, &vec4_group_column);
+        s.push_str("}\n");
+        return s;
+    }
     for i in 0..rows / LANES {
         let _ = writeln!(s, "    let r{i} = row0 + lane + {}u;", 8 * i);
         let _ = writeln!(s, "    let acol{i} = min(r{i}, stored_m - 1u);");
@@ -272,6 +278,69 @@ fn gen_tn(block: &SubgroupBlock) -> String {
     store(&mut s, rows, groups, &vec4_group_column);
     s.push_str("}\n");
     s
+}
+
+/// The TN loop with A read as vec4 along M: lane l loads rows 32 i + 4 l .. + 3 of the
+/// block (vec4 i) and row r comes from lane (r % 32) / 4, component r % 4.
+fn tn_a_vec4_body(s: &mut String, rows: u32, groups: u32, unroll: u32) {
+    s.push_str("    let lda4 = p.lda / 4u;\n");
+    let quads = rows / (4 * LANES);
+    for i in 0..quads {
+        let _ = writeln!(s, "    let q{i} = row0 / 4u + lane + {}u;", LANES * i);
+        let _ = writeln!(s, "    let aq{i} = min(q{i}, lda4 - 1u);");
+        let keep: Vec<String> = (0..4)
+            .map(|t| format!("select(0.0, 1.0, q{i} * 4u + {t}u < stored_m)"))
+            .collect();
+        let ones: Vec<String> = (0..4)
+            .map(|t| format!("select(0.0, 1.0, q{i} * 4u + {t}u == stored_m && p.a_ones == 1u)"))
+            .collect();
+        let _ = writeln!(s, "    let keep{i} = vec4<f32>({});", keep.join(", "));
+        let _ = writeln!(s, "    let ones{i} = vec4<f32>({});", ones.join(", "));
+    }
+    b_vec4_columns(s, groups);
+    declare_acc(s, rows, groups);
+    let step = |s: &mut String, k: &str, tag: &str| {
+        for i in 0..quads {
+            let _ = writeln!(
+                s,
+                "        let al{i}{tag} = a[({k}) * lda4 + aq{i}] * keep{i} + ones{i};"
+            );
+        }
+        for g in 0..groups {
+            let _ = writeln!(s, "        let b{g}{tag} = b[({k}) * ldb4 + bc{g}];");
+        }
+        for i in 0..quads {
+            for l in 0..LANES {
+                let _ = writeln!(
+                    s,
+                    "        let av{i}_{l}{tag} = subgroupBroadcast(al{i}{tag}, {l}u);"
+                );
+                for t in 0..4 {
+                    let r = i * 4 * LANES + 4 * l + t;
+                    for g in 0..groups {
+                        let _ = writeln!(
+                            s,
+                            "        {} += av{i}_{l}{tag}[{t}] * b{g}{tag};",
+                            acc(r, g)
+                        );
+                    }
+                }
+            }
+        }
+    };
+    if unroll > 1 {
+        // Whole groups of `unroll` steps, then the rest one at a time.
+        let _ = writeln!(s, "    let k_main = p.k / {unroll}u * {unroll}u;");
+        let _ = writeln!(s, "    for (var k0 = 0u; k0 < k_main; k0 += {unroll}u) {{");
+        for u in 0..unroll {
+            step(s, &format!("k0 + {u}u"), &format!("_{u}"));
+        }
+        s.push_str("    }\n    for (var k = k_main; k < p.k; k++) {\n");
+    } else {
+        s.push_str("    for (var k = 0u; k < p.k; k++) {\n");
+    }
+    step(s, "k", "");
+    s.push_str("    }\n");
 }
 
 fn gen_nt(block: &SubgroupBlock) -> String {
@@ -326,6 +395,30 @@ pub fn generate(block: &SubgroupBlock) -> Result<String, String> {
         return Err(format!(
             "subgroup block {}: rows must be a multiple of {LANES} and columns of 4",
             block.name()
+        ));
+    }
+    if block.kind != "tn" && !block.a_vec4 {
+        return Err(format!(
+            "subgroup block {}: NN and NT always read A as vec4 (a_vec4: true)",
+            block.name()
+        ));
+    }
+    let unroll_ok = match block.kind {
+        "tn" => block.k_unroll == 1 || (block.a_vec4 && block.k_unroll == 4),
+        _ => block.k_unroll == 4,
+    };
+    if !unroll_ok {
+        return Err(format!(
+            "subgroup block {}: k_unroll is 4 for NN and NT (vec4 along K), 1 or 4 for TN \
+             with vec4 loads of A, 1 for TN without",
+            block.name()
+        ));
+    }
+    if block.kind == "tn" && block.a_vec4 && block.rows % (4 * LANES) != 0 {
+        return Err(format!(
+            "subgroup block {}: TN with vec4 loads of A needs rows a multiple of {}",
+            block.name(),
+            4 * LANES
         ));
     }
     match block.kind {

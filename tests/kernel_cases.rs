@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 
 use flowgpu::conformance::{fixtures, runner, Fixture, Op};
-use flowgpu::gpu::{GpuContext, MatmulVariant};
+use flowgpu::gpu::{GpuContext, MatmulChoice, MatmulVariant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// A test-name fragment: lower case, runs of anything but letters and digits as one `_`.
@@ -80,8 +80,8 @@ fn variant_name(v: MatmulVariant) -> &'static str {
 /// Names of the tile configurations of `TileConfig::TEST_VARIANTS`, in order.
 const CONFIGS: [&str; 5] = ["software", "hardware", "tiled_small", "split_k", "subgroup"];
 
-fn run(ctx: &Arc<GpuContext>, f: &Fixture, variant: Option<MatmulVariant>) -> Result<(), Failed> {
-    let report = pollster::block_on(runner::run_case(ctx, f, variant));
+fn run(ctx: &Arc<GpuContext>, f: &Fixture, choice: Option<MatmulChoice>) -> Result<(), Failed> {
+    let report = pollster::block_on(runner::run_case(ctx, f, choice));
     if report.passed {
         Ok(())
     } else {
@@ -107,18 +107,28 @@ fn main() {
                     if !v.applies_to(*kind) {
                         continue;
                     }
-                    // The variant's kernel with the software tiles; Tiled also with the odd
-                    // small workgroup.
-                    let mut on = vec![(variant_name(v).to_string(), ctxs[0].clone())];
+                    // Every kernel of the variant with the software tiles; Tiled also
+                    // with the odd small workgroup.
+                    let mut on: Vec<(String, MatmulChoice, Arc<GpuContext>)> =
+                        runner::variant_kernels(v, *kind)
+                            .into_iter()
+                            .map(|(block, c)| {
+                                let suffix = match block {
+                                    Some(b) => format!("{}_{b}", variant_name(v)),
+                                    None => variant_name(v).to_string(),
+                                };
+                                (suffix, c, ctxs[0].clone())
+                            })
+                            .collect();
                     if v == MatmulVariant::Tiled {
-                        on.push(("tiled_small".into(), ctxs[2].clone()));
+                        on.push(("tiled_small".into(), v.into(), ctxs[2].clone()));
                     }
-                    for (suffix, ctx) in on {
+                    for (suffix, choice, ctx) in on {
                         let name = format!("{case}_{suffix}");
                         let trial = match runner::variant_runs(&ctx, *kind, v) {
                             Ok(()) => {
                                 let f = f.clone();
-                                Trial::test(name, move || run(&ctx, &f, Some(v)))
+                                Trial::test(name, move || run(&ctx, &f, Some(choice)))
                             }
                             Err(why) => Trial::test(name, || Ok(()))
                                 .with_ignored_flag(true)

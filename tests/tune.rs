@@ -46,8 +46,8 @@ fn tuning_is_cached_per_adapter_and_reused() {
     assert_eq!(first.shapes.len(), shapes.len());
     for s in &first.shapes {
         assert_eq!(
-            ctx.matmul_variant(s.shape),
-            s.variant,
+            ctx.matmul_choice(s.shape),
+            s.choice(),
             "the choice is in force"
         );
     }
@@ -59,8 +59,10 @@ fn tuning_is_cached_per_adapter_and_reused() {
     let file = first.cache.clone().expect("a cache file");
     assert!(file.exists());
     for s in &first.shapes {
-        let best = s.ms.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
-        assert_eq!(best, s.variant, "the fastest variant is chosen");
+        let best = &s.ms.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+        assert_eq!(*best, s.label(), "the fastest kernel is chosen");
+        let space = flowgpu::kernels::tune::candidates(&ctx, s.shape.kind);
+        assert_eq!(s.ms.len(), space.len(), "the whole search space is timed");
     }
 
     let again = tune(&ctx, &shapes, TuneMode::Auto, Some(&dir), 30.0).unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::conformance::{max_mixed_err, rel_norm_err, Check, Fixture, Metric, Op, Report};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulVariant};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulChoice, MatmulKind, MatmulVariant};
 use crate::kernels::loss::{self, LossBuffers};
 use crate::kernels::matmul::{self, padded, Epilogue, Matmul};
 use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
@@ -41,7 +41,7 @@ impl Run {
 /// Whether this device can run a matmul variant for a kind, or why not.
 pub fn variant_runs(
     ctx: &GpuContext,
-    kind: crate::gpu::MatmulKind,
+    kind: MatmulKind,
     variant: MatmulVariant,
 ) -> std::result::Result<(), String> {
     if !variant.applies_to(kind) {
@@ -62,17 +62,38 @@ pub fn variant_runs(
     Ok(())
 }
 
-/// Runs one fixture once (a matmul with `variant`, which must be given for a matmul) and
-/// judges it: one case of the kernel test table (`tests/kernel_cases.rs`).
-pub async fn run_case(
-    ctx: &Arc<GpuContext>,
-    f: &Fixture,
-    variant: Option<MatmulVariant>,
-) -> Report {
-    match (&f.op, variant) {
-        (Op::Matmul { .. }, Some(v)) => {
-            let run = scoped(ctx, run_matmul(ctx, f, v)).await;
-            judge(f, format!("{} [{v:?}]", f.name), run)
+/// The kernels of a variant for a kind: the variant alone, or for the subgroup variants
+/// one per generated block (`TransposedSubgroup` runs the NN blocks after its transpose),
+/// each with its block's name for test names (`64x4`, `32x4_a4`, `64x4_a4_k4`).
+pub fn variant_kernels(v: MatmulVariant, kind: MatmulKind) -> Vec<(Option<String>, MatmulChoice)> {
+    let block_kind = match (v, kind) {
+        (MatmulVariant::TransposedSubgroup, MatmulKind::TN) => MatmulKind::NN,
+        (MatmulVariant::Subgroup | MatmulVariant::TransposedSubgroup, k) => k,
+        _ => return vec![(None, v.into())],
+    };
+    matmul::subgroup_blocks(block_kind)
+        .map(|(i, b)| {
+            let name = b.name();
+            let prefix = format!("matmul_{}_sg_", b.kind);
+            let short = name.strip_prefix(&prefix).unwrap_or(&name).to_string();
+            let choice = MatmulChoice {
+                variant: v,
+                block: Some(i),
+            };
+            (Some(short), choice)
+        })
+        .collect()
+}
+
+/// Runs one fixture once (a matmul with `choice`, a variant or a variant and subgroup
+/// block, which must be given for a matmul) and judges it: one case of the kernel test
+/// table (`tests/kernel_cases.rs`).
+pub async fn run_case(ctx: &Arc<GpuContext>, f: &Fixture, choice: Option<MatmulChoice>) -> Report {
+    match (&f.op, choice) {
+        (Op::Matmul { kind, .. }, Some(c)) => {
+            let run = scoped(ctx, run_matmul(ctx, f, c)).await;
+            let label = matmul::choice_label(c, *kind);
+            judge(f, format!("{} [{label}]", f.name), run)
         }
         (Op::Matmul { .. }, None) => judge(
             f,
@@ -83,7 +104,8 @@ pub async fn run_case(
     }
 }
 
-/// Runs every fixture (a matmul once per variant this device runs) and judges it.
+/// Runs every fixture (a matmul once per kernel of every variant this device runs: each
+/// generated subgroup block too) and judges it.
 pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report> {
     let mut out = Vec::new();
     for f in fixtures {
@@ -91,7 +113,9 @@ pub async fn run_all(ctx: &Arc<GpuContext>, fixtures: &[Fixture]) -> Vec<Report>
             Op::Matmul { kind, .. } => {
                 for variant in MatmulVariant::ALL {
                     if variant_runs(ctx, *kind, variant).is_ok() {
-                        out.push(run_case(ctx, f, Some(variant)).await);
+                        for (_, choice) in variant_kernels(variant, *kind) {
+                            out.push(run_case(ctx, f, Some(choice)).await);
+                        }
                     }
                 }
             }
@@ -244,7 +268,7 @@ fn upload(ctx: &GpuContext, f: &Fixture, key: &str) -> Result<GpuTensor> {
     ctx.upload(v, &[v.len()], key)
 }
 
-async fn run_matmul(ctx: &Arc<GpuContext>, f: &Fixture, variant: MatmulVariant) -> Result<Run> {
+async fn run_matmul(ctx: &Arc<GpuContext>, f: &Fixture, choice: MatmulChoice) -> Result<Run> {
     let Op::Matmul {
         kind,
         m,
@@ -278,7 +302,7 @@ async fn run_matmul(ctx: &Arc<GpuContext>, f: &Fixture, variant: MatmulVariant) 
     };
     let [_, _, (rows, cols)] = mm.stored_shapes();
     let c = ctx.zeros(&[rows, padded(cols)], "c")?;
-    let d = matmul::matmul_with(ctx, variant, mm, &a, &b, &c, aux.as_ref())?;
+    let d = matmul::matmul_with(ctx, choice, mm, &a, &b, &c, aux.as_ref())?;
     ctx.submit(&[&d]);
     let mut run = Run::new();
     run.saw(&[&d]);

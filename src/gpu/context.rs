@@ -9,7 +9,7 @@ use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::scratch::Scratch;
 use crate::gpu::tensor::GpuTensor;
-use crate::gpu::tiles::{MatmulShape, MatmulVariant, TileConfig};
+use crate::gpu::tiles::{MatmulChoice, MatmulShape, MatmulVariant, TileConfig};
 
 /// Which adapter to use. Read from `FLOWGPU_ADAPTER` (or a command-line flag):
 /// `auto` (default: discrete GPU, then integrated, then anything else, then software),
@@ -55,7 +55,7 @@ pub struct GpuContext {
     features: wgpu::Features,
     tiles: TileConfig,
     /// Variants chosen per matmul shape by autotuning; other shapes use the tiles' default.
-    matmul_choices: RwLock<HashMap<MatmulShape, MatmulVariant>>,
+    matmul_choices: RwLock<HashMap<MatmulShape, MatmulChoice>>,
     pipelines: PipelineCache,
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
@@ -289,23 +289,29 @@ impl GpuContext {
     /// The variant that computes a matmul of this shape: the autotuned choice, else the
     /// tiles' default for its kind.
     pub fn matmul_variant(&self, shape: MatmulShape) -> MatmulVariant {
+        self.matmul_choice(shape).variant
+    }
+
+    /// The variant and subgroup block that compute a matmul of this shape: the autotuned
+    /// choice, else the tiles' default variant for its kind with its default block.
+    pub fn matmul_choice(&self, shape: MatmulShape) -> MatmulChoice {
         self.matmul_choices
             .read()
             .ok()
             .and_then(|c| c.get(&shape).copied())
-            .unwrap_or_else(|| self.tiles.matmul_variants.get(shape.kind))
+            .unwrap_or_else(|| self.tiles.matmul_variants.get(shape.kind).into())
     }
 
     /// Records autotuned choices (dispatches made afterwards use them); variants this device
     /// cannot run are ignored.
-    pub fn set_matmul_choices(&self, choices: &[(MatmulShape, MatmulVariant)]) -> Result<()> {
+    pub fn set_matmul_choices(&self, choices: &[(MatmulShape, MatmulChoice)]) -> Result<()> {
         let mut map = self
             .matmul_choices
             .write()
             .map_err(|_| Error::Gpu("the matmul choices were poisoned by a panic".into()))?;
-        for &(shape, v) in choices {
-            if v.runs_on(self.features, &self.info) && v.fits(&self.limits) {
-                map.insert(shape, v);
+        for &(shape, c) in choices {
+            if c.variant.runs_on(self.features, &self.info) && c.variant.fits(&self.limits) {
+                map.insert(shape, c);
             }
         }
         Ok(())

@@ -22,4 +22,4 @@ pub mod timing;
 pub use context::{AdapterChoice, GpuContext};
 pub use dispatch::Dispatch;
 pub use tensor::GpuTensor;
-pub use tiles::{MatmulKind, MatmulShape, MatmulVariant, MatmulVariants, TileConfig};
+pub use tiles::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant, MatmulVariants, TileConfig};

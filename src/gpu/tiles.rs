@@ -74,6 +74,25 @@ pub enum MatmulVariant {
     TransposedSubgroup,
 }
 
+/// What computes one matmul shape: a variant and, for the subgroup variants, which of the
+/// generated block shapes (an index into `kernels::matmul::generated::SUBGROUP_KERNELS`;
+/// `None` is the kind's default, the table's first block of that kind). The block is the
+/// tuner's search space within the variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MatmulChoice {
+    pub variant: MatmulVariant,
+    pub block: Option<usize>,
+}
+
+impl From<MatmulVariant> for MatmulChoice {
+    fn from(variant: MatmulVariant) -> Self {
+        Self {
+            variant,
+            block: None,
+        }
+    }
+}
+
 /// Lanes of the subgroup the `Subgroup` kernels are written for (their workgroup size).
 pub const SUBGROUP_LANES: u32 = 8;
 

@@ -13,9 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
-use crate::gpu::tiles::{MatmulShape, MatmulVariant};
+use crate::gpu::tiles::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant};
 use crate::gpu::GpuContext;
-use crate::kernels::matmul::{matmul_with, padded, Epilogue, Matmul};
+use crate::kernels::matmul::generated::SUBGROUP_KERNELS;
+use crate::kernels::matmul::{
+    choice_label, matmul_with, padded, subgroup_blocks, Epilogue, Matmul,
+};
 
 /// `--tune`: what to do about the matmul variants before a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -78,8 +81,31 @@ pub fn flow_shapes(cfg: &FlowConfig, batch: usize) -> Vec<Matmul> {
 pub struct TunedShape {
     pub shape: MatmulShape,
     pub variant: MatmulVariant,
-    /// Milliseconds per run of each timed variant (empty when it was not timed).
-    pub ms: Vec<(MatmulVariant, f64)>,
+    /// The generated subgroup kernel chosen (its shader name, `matmul_nn_sg_64x4`) for the
+    /// subgroup variants; `None` for the others, or for the default block.
+    #[serde(default)]
+    pub block: Option<String>,
+    /// Milliseconds per run of each timed candidate, by [`choice_label`] (empty when it was
+    /// not timed).
+    pub ms: Vec<(String, f64)>,
+}
+
+impl TunedShape {
+    /// The choice this outcome stands for (a block the build no longer has is the default).
+    pub fn choice(&self) -> MatmulChoice {
+        MatmulChoice {
+            variant: self.variant,
+            block: self
+                .block
+                .as_deref()
+                .and_then(|name| SUBGROUP_KERNELS.iter().position(|(b, _)| b.name() == name)),
+        }
+    }
+
+    /// What was chosen, as a user reads it.
+    pub fn label(&self) -> String {
+        choice_label(self.choice(), self.shape.kind)
+    }
 }
 
 /// The cache file's contents.
@@ -106,17 +132,15 @@ pub struct TuneReport {
 impl TuneReport {
     /// One line for the log.
     pub fn summary(&self) -> String {
-        let mut counts: Vec<(MatmulVariant, usize)> = Vec::new();
+        let mut counts: Vec<(String, usize)> = Vec::new();
         for s in &self.shapes {
-            match counts.iter_mut().find(|(v, _)| *v == s.variant) {
+            let label = s.label();
+            match counts.iter_mut().find(|(v, _)| *v == label) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((s.variant, 1)),
+                None => counts.push((label, 1)),
             }
         }
-        let chosen: Vec<String> = counts
-            .iter()
-            .map(|(v, n)| format!("{v:?} for {n}"))
-            .collect();
+        let chosen: Vec<String> = counts.iter().map(|(v, n)| format!("{v} for {n}")).collect();
         let budget = if self.untimed > 0 {
             format!(", {} left at the default: time budget spent", self.untimed)
         } else {
@@ -174,13 +198,55 @@ fn read_cache(path: &Path, key: &str) -> Vec<TunedShape> {
         .unwrap_or_default()
 }
 
-/// Seconds per run of `mm` with `variant`, from runs recorded into one compute pass (as in
-/// a training step). A variant whose single run already takes more than `give_up` seconds
-/// is not timed further (a kernel made for another kind of device).
-pub fn time_variant(
+/// The tuner's search space for one kind on this device: every variant it can run, and
+/// for the subgroup variants every generated block (`TransposedSubgroup`'s blocks are the
+/// NN kernel's, which runs after the transpose). The default comes first.
+pub fn candidates(ctx: &GpuContext, kind: MatmulKind) -> Vec<MatmulChoice> {
+    let default: MatmulChoice = ctx.tiles().matmul_variants.get(kind).into();
+    let mut out = vec![default];
+    for v in MatmulVariant::ALL {
+        if !(v.applies_to(kind) && v.runs_on(ctx.features(), ctx.info()) && v.fits(ctx.limits())) {
+            continue;
+        }
+        let block_kind = match (v, kind) {
+            (MatmulVariant::TransposedSubgroup, MatmulKind::TN) => Some(MatmulKind::NN),
+            (MatmulVariant::Subgroup | MatmulVariant::TransposedSubgroup, k) => Some(k),
+            _ => None,
+        };
+        let points: Vec<MatmulChoice> = match block_kind {
+            Some(bk) => subgroup_blocks(bk)
+                .map(|(i, _)| MatmulChoice {
+                    variant: v,
+                    block: Some(i),
+                })
+                .collect(),
+            None => vec![v.into()],
+        };
+        for c in points {
+            // The default block is the same kernel as `block: None`.
+            let same = |o: &MatmulChoice| {
+                o.variant == c.variant && choice_label(*o, kind) == choice_label(c, kind)
+            };
+            if !out.iter().any(same) {
+                out.push(c);
+            }
+        }
+    }
+    // A default the device cannot run (the context replaced it) is not a candidate.
+    out.retain(|c| c.variant.runs_on(ctx.features(), ctx.info()) && c.variant.fits(ctx.limits()));
+    out
+}
+
+/// Seconds per run of `mm` with `choice`, from runs recorded into one compute pass (as in
+/// a training step): the fastest of `rounds` timings of about `target_s` seconds each. A
+/// choice whose single run already takes more than `give_up` seconds is not timed further
+/// (a kernel made for another kind of device).
+pub fn time_choice(
     ctx: &GpuContext,
-    variant: MatmulVariant,
+    choice: MatmulChoice,
     mm: Matmul,
+    rounds: usize,
+    target_s: f64,
     give_up: f64,
 ) -> Result<f64> {
     let [sa, sb, sc] = mm.stored_shapes();
@@ -189,21 +255,26 @@ pub fn time_variant(
     let aux = (mm.epilogue == Epilogue::ReluGrad)
         .then(|| t(sc, "tune aux"))
         .transpose()?;
-    let d = matmul_with(ctx, variant, mm, &a, &b, &c, aux.as_ref())?;
-    crate::gpu::timing::time_for(
-        ctx,
-        &[&d],
-        crate::gpu::timing::Budget {
-            target_s: 0.05,
-            max_reps: 50,
-            give_up_s: give_up,
-        },
-    )
+    let d = matmul_with(ctx, choice, mm, &a, &b, &c, aux.as_ref())?;
+    let budget = crate::gpu::timing::Budget {
+        target_s,
+        max_reps: 50,
+        give_up_s: give_up,
+    };
+    crate::gpu::timing::best_of(ctx, &[&d], rounds, budget)
 }
 
-/// Chooses a variant for each shape, records the choices in `ctx` (dispatches made
-/// afterwards use them) and returns what it did. `cache_dir: None` neither reads nor
-/// writes a cache.
+/// Candidates the refinement times again after the coarse sweep...
+const REFINE: usize = 3;
+/// ... in this many interleaved rounds, so that a slow moment of the machine does not
+/// decide.
+const REFINE_ROUNDS: usize = 3;
+
+/// Chooses a kernel for each shape, records the choices in `ctx` (dispatches made
+/// afterwards use them) and returns what it did. Per shape: a coarse sweep over the whole
+/// search space ([`candidates`]), short runs, a candidate far slower than the best so far
+/// dropped after one run; then the best [`REFINE`] timed again in [`REFINE_ROUNDS`]
+/// interleaved rounds, each candidate's fastest timing kept, the fastest chosen. `cache_dir: None` neither reads nor writes a cache.
 pub fn tune(
     ctx: &GpuContext,
     shapes: &[Matmul],
@@ -228,10 +299,6 @@ pub fn tune(
     } else {
         &[]
     };
-    let candidates: Vec<MatmulVariant> = MatmulVariant::ALL
-        .into_iter()
-        .filter(|v| v.runs_on(ctx.features(), ctx.info()) && v.fits(ctx.limits()))
-        .collect();
     for &mm in shapes {
         let shape = mm.shape();
         if let Some(hit) = cached.iter().find(|c| c.shape == shape) {
@@ -239,42 +306,43 @@ pub fn tune(
             report.cached += 1;
             continue;
         }
-        let choices = candidates.iter().filter(|v| v.applies_to(mm.kind)).count();
-        if choices < 2 || start.elapsed().as_secs_f64() > budget_s {
-            report.untimed += (choices >= 2) as usize;
-            report.shapes.push(TunedShape {
-                shape,
-                variant: ctx.matmul_variant(shape),
-                ms: Vec::new(),
-            });
+        let space = candidates(ctx, mm.kind);
+        if space.len() < 2 || start.elapsed().as_secs_f64() > budget_s {
+            report.untimed += (space.len() >= 2) as usize;
+            let c = ctx.matmul_choice(shape);
+            report.shapes.push(tuned(shape, c, Vec::new()));
             continue;
         }
-        // The default first, so a far slower variant is dropped after one timed run.
-        let default = ctx.matmul_variant(shape);
-        let mut order: Vec<MatmulVariant> = candidates
-            .iter()
-            .copied()
-            .filter(|v| v.applies_to(mm.kind))
-            .collect();
-        order.sort_by_key(|&v| v != default);
-        let mut ms: Vec<(MatmulVariant, f64)> = Vec::new();
-        for v in order {
+        let mut ms: Vec<(MatmulChoice, f64)> = Vec::new();
+        for &c in &space {
             let best = ms.iter().map(|m| m.1).fold(f64::INFINITY, f64::min);
-            ms.push((v, time_variant(ctx, v, mm, 3e-3 * best)? * 1e3));
+            ms.push((c, time_choice(ctx, c, mm, 1, 0.02, 3e-3 * best)? * 1e3));
+        }
+        let mut order: Vec<usize> = (0..ms.len()).collect();
+        order.sort_by(|&i, &j| ms[i].1.total_cmp(&ms[j].1));
+        for _ in 0..REFINE_ROUNDS {
+            for &i in order.iter().take(REFINE) {
+                let again = time_choice(ctx, ms[i].0, mm, 1, 0.03, f64::INFINITY)? * 1e3;
+                ms[i].1 = ms[i].1.min(again);
+            }
         }
         report.timed += 1;
         let best = ms
             .iter()
             .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|&(v, _)| v)
-            .unwrap_or(MatmulVariant::Tiled);
-        report.shapes.push(TunedShape {
-            shape,
-            variant: best,
-            ms,
-        });
+            .map(|&(c, _)| c)
+            .unwrap_or_else(|| MatmulVariant::Tiled.into());
+        let labelled = ms
+            .iter()
+            .map(|&(c, t)| (choice_label(c, mm.kind), t))
+            .collect();
+        report.shapes.push(tuned(shape, best, labelled));
     }
-    let choices: Vec<_> = report.shapes.iter().map(|s| (s.shape, s.variant)).collect();
+    let choices: Vec<_> = report
+        .shapes
+        .iter()
+        .map(|s| (s.shape, s.choice()))
+        .collect();
     ctx.set_matmul_choices(&choices)?;
     if let (Some(p), true) = (&path, report.timed > 0) {
         // Keep what the cache knew about other shapes (another batch size, another model).
@@ -294,4 +362,17 @@ pub fn tune(
     report.cache = path;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The outcome for `shape`: `choice` with its block by name.
+fn tuned(shape: MatmulShape, choice: MatmulChoice, ms: Vec<(String, f64)>) -> TunedShape {
+    TunedShape {
+        shape,
+        variant: choice.variant,
+        block: choice
+            .block
+            .and_then(|i| SUBGROUP_KERNELS.get(i))
+            .map(|(b, _)| b.name()),
+        ms,
+    }
 }

@@ -23,11 +23,14 @@ use crate::error::Result;
 use crate::gpu::dispatch::MAX_GROUPS;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
 use crate::gpu::shader::Shader;
+use crate::gpu::tiles::{
+    MatmulChoice, MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE,
+};
 pub use crate::gpu::tiles::{MatmulKind, MatmulShape};
-use crate::gpu::tiles::{MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::{shaders, u};
 use shared::{MATMUL_NN_SHARED, MATMUL_NT_SHARED, MATMUL_TN_SHARED, SHARED_BLOCK};
+use subgroup_blocks::SubgroupBlock;
 
 pub mod generated;
 pub mod shared;
@@ -86,40 +89,84 @@ pub(crate) const fn subgroup_kernel(shader: &'static Shader) -> Kernel<MatmulPar
     )
 }
 
-/// The generated kernel and block the `Subgroup` variant uses for `kind`: the first entry
-/// of that kind in [`subgroup_blocks::SUBGROUP_BLOCKS`].
-pub fn subgroup_default(kind: MatmulKind) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
-    let name = match kind {
+/// The block table's name of a kind (`"nn"`, `"tn"`, `"nt"`).
+fn kind_name(kind: MatmulKind) -> &'static str {
+    match kind {
         MatmulKind::NN => "nn",
         MatmulKind::TN => "tn",
         MatmulKind::NT => "nt",
-    };
+    }
+}
+
+/// The generated subgroup kernels of `kind`: their index in
+/// [`generated::SUBGROUP_KERNELS`] (what a [`MatmulChoice`] names) and block shape. The
+/// first is the kind's default.
+pub fn subgroup_blocks(kind: MatmulKind) -> impl Iterator<Item = (usize, SubgroupBlock)> {
     generated::SUBGROUP_KERNELS
         .iter()
-        .find(|(block, _)| block.kind == name)
-        .map(|(block, kernel)| (*kernel, block.block()))
+        .enumerate()
+        .filter(move |(_, (block, _))| block.kind == kind_name(kind))
+        .map(|(i, (block, _))| (i, *block))
+}
+
+/// The generated kernel at `block` if it is one of `kind`, else the kind's default: its
+/// index in [`generated::SUBGROUP_KERNELS`] and its entry there.
+fn resolve_block(
+    kind: MatmulKind,
+    block: Option<usize>,
+) -> (
+    usize,
+    &'static (SubgroupBlock, &'static Kernel<MatmulParams>),
+) {
+    let all = generated::SUBGROUP_KERNELS;
+    block
+        .and_then(|i| all.get(i).map(|e| (i, e)))
+        .filter(|(_, (b, _))| b.kind == kind_name(kind))
+        .or_else(|| {
+            all.iter()
+                .enumerate()
+                .find(|(_, (b, _))| b.kind == kind_name(kind))
+        })
         .expect("the block table has an entry of every kind (checked by tests/shaders.rs)")
 }
 
-/// The kernel of a variant for a kind, and the rows x columns of C one workgroup covers
-/// (the grid is `ceil(N / cols) x ceil(M / rows)`).
+/// The generated kernel at `block` if it is one of `kind`, else the kind's default; and
+/// the rows x columns of C one workgroup covers.
+pub fn subgroup_kernel_for(
+    kind: MatmulKind,
+    block: Option<usize>,
+) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
+    let (_, (b, kernel)) = resolve_block(kind, block);
+    (*kernel, b.block())
+}
+
+/// The generated kernel and block the `Subgroup` variant uses for `kind` by default: the
+/// first entry of that kind in [`subgroup_blocks::SUBGROUP_BLOCKS`].
+pub fn subgroup_default(kind: MatmulKind) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
+    subgroup_kernel_for(kind, None)
+}
+
+/// The kernel of a choice for a kind, and the rows x columns of C one workgroup covers
+/// (the grid is `ceil(N / cols) x ceil(M / rows)`). `TransposedSubgroup`'s block is one of
+/// the NN kernel that runs after the transpose.
 pub fn variant_kernel(
-    variant: MatmulVariant,
+    choice: MatmulChoice,
     kind: MatmulKind,
     tiles: &TileConfig,
 ) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
     use MatmulKind::{NN, NT, TN};
     use MatmulVariant::{Shared, SplitK, Subgroup, Tiled, TransposedSubgroup};
-    match (variant, kind) {
+    let block = choice.block;
+    match (choice.variant, kind) {
         (Tiled, NN) => (&MATMUL_NN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
         (Tiled, TN) => (&MATMUL_TN, tiles.matmul_block(MATMUL_REGISTER_TILE)),
         (Tiled, NT) => (&MATMUL_NT, tiles.matmul_block(MATMUL_NT_REGISTER_TILE)),
         // Rows R x (8 lanes * C columns) of the generated matmul_<kind>_sg_<R>x<C>.
-        (Subgroup | TransposedSubgroup, NN) => subgroup_default(NN),
-        (Subgroup, TN) => subgroup_default(TN),
-        (Subgroup | TransposedSubgroup, NT) => subgroup_default(NT),
+        (Subgroup | TransposedSubgroup, NN) => subgroup_kernel_for(NN, block),
+        (Subgroup, TN) => subgroup_kernel_for(TN, block),
+        (Subgroup | TransposedSubgroup, NT) => subgroup_kernel_for(NT, block),
         // The transpose pass first (see `transposed_weight_grad`), then the NN kernel.
-        (TransposedSubgroup, TN) => subgroup_default(NN),
+        (TransposedSubgroup, TN) => subgroup_kernel_for(NN, block),
         // SplitK runs the same kernels, its grid given a z dimension.
         (Shared | SplitK, NN) => (&MATMUL_NN_SHARED, SHARED_BLOCK),
         (Shared | SplitK, TN) => (&MATMUL_TN_SHARED, SHARED_BLOCK),
@@ -142,6 +189,7 @@ const TRANSPOSE_WG: usize = 64;
 /// buffer, then `C = T B` on the subgroup NN kernel; one [`Dispatch`] of two passes.
 fn transposed_weight_grad(
     ctx: &GpuContext,
+    nn_block: Option<usize>,
     mm: Matmul,
     a: &GpuTensor,
     b: &GpuTensor,
@@ -178,7 +226,11 @@ fn transposed_weight_grad(
         a_ones: false,
         ..mm
     };
-    let nn = matmul_with(ctx, MatmulVariant::Subgroup, product, &t, b, c, aux)?;
+    let nn_choice = MatmulChoice {
+        variant: MatmulVariant::Subgroup,
+        block: nn_block,
+    };
+    let nn = matmul_with(ctx, nn_choice, product, &t, b, c, aux)?;
     Ok(transpose.then(nn))
 }
 
@@ -307,13 +359,14 @@ pub fn matmul(
     c: &GpuTensor,
     aux: Option<&GpuTensor>,
 ) -> Result<Dispatch> {
-    matmul_with(ctx, ctx.matmul_variant(mm.shape()), mm, a, b, c, aux)
+    matmul_with(ctx, ctx.matmul_choice(mm.shape()), mm, a, b, c, aux)
 }
 
-/// [`matmul`] with a given variant (autotuning and benchmarks compare them).
+/// [`matmul`] with a given variant, or variant and block (autotuning and benchmarks
+/// compare them).
 pub fn matmul_with(
     ctx: &GpuContext,
-    variant: MatmulVariant,
+    choice: impl Into<MatmulChoice>,
     mm: Matmul,
     a: &GpuTensor,
     b: &GpuTensor,
@@ -341,7 +394,9 @@ pub fn matmul_with(
         );
     }
     let aux = aux.unwrap_or(ctx.unused());
-    let (kernel, (bm, bn)) = variant_kernel(variant, mm.kind, ctx.tiles());
+    let choice = choice.into();
+    let variant = choice.variant;
+    let (kernel, (bm, bn)) = variant_kernel(choice, mm.kind, ctx.tiles());
     let params = MatmulParams {
         m: u(mm.m),
         n: u(mm.n),
@@ -366,9 +421,18 @@ pub fn matmul_with(
         groups[0] <= MAX_GROUPS && groups[1] <= MAX_GROUPS,
         "matmul grid too large; split the batch"
     );
-    let detail = format!("{:?} {}x{}x{} {variant:?}", mm.kind, mm.m, mm.n, mm.k);
+    let detail = format!(
+        "{:?} {}x{}x{} {}",
+        mm.kind,
+        mm.m,
+        mm.n,
+        mm.k,
+        choice_label(choice, mm.kind)
+    );
     if variant == MatmulVariant::TransposedSubgroup && mm.kind == MatmulKind::TN {
-        return Ok(transposed_weight_grad(ctx, mm, a, b, c, Some(aux))?.with_detail(detail));
+        return Ok(
+            transposed_weight_grad(ctx, choice.block, mm, a, b, c, Some(aux))?.with_detail(detail),
+        );
     }
     if matches!(variant, MatmulVariant::Shared | MatmulVariant::SplitK) {
         return Ok(
@@ -385,4 +449,22 @@ pub fn matmul_with(
             groups,
         )?
         .with_detail(detail))
+}
+
+/// A choice as a user reads it: the variant, and for the subgroup variants the generated
+/// kernel's block (`Subgroup 64x4`, `TransposedSubgroup 64x8`, `Subgroup 32x4 a4`).
+pub fn choice_label(choice: MatmulChoice, kind: MatmulKind) -> String {
+    use MatmulVariant::{Subgroup, TransposedSubgroup};
+    let block_kind = match (choice.variant, kind) {
+        (TransposedSubgroup, MatmulKind::TN) => MatmulKind::NN,
+        (Subgroup | TransposedSubgroup, k) => k,
+        _ => return format!("{:?}", choice.variant),
+    };
+    let (_, (b, _)) = resolve_block(block_kind, choice.block);
+    let a4 = if b.kind == "tn" && b.a_vec4 {
+        " a4"
+    } else {
+        ""
+    };
+    format!("{:?} {}x{}{a4}", choice.variant, b.rows, b.cols)
 }

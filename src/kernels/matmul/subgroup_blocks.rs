@@ -17,12 +17,33 @@ pub struct SubgroupBlock {
     pub kind: &'static str,
     pub rows: u32,
     pub cols: u32,
+    /// Whether A is read as vec4s. NN and NT always read A as vec4 along K (lane l loads
+    /// rows l, l + 8, ..); TN reads its stored A (K x M) either one scalar per row or, with
+    /// this set, as vec4 along M (lane l loads rows 4l .. 4l + 3 of every 32), a quarter of
+    /// the loads, which lavapipe pays per lane.
+    pub a_vec4: bool,
+    /// Steps of K per loop iteration. NN and NT read vec4s along K, so 4; TN 1 or 4 (4:
+    /// a quarter of lavapipe's per-iteration cost, which the FMA probe puts at ~60 FMAs).
+    pub k_unroll: u32,
 }
 
 impl SubgroupBlock {
     /// `matmul_<kind>_sg_<rows>x<cols>`: the generated shader's name.
     pub fn name(&self) -> String {
-        format!("matmul_{}_sg_{}x{}", self.kind, self.rows, self.cols)
+        let suffix = if self.kind == "tn" && self.a_vec4 {
+            "_a4"
+        } else {
+            ""
+        };
+        let unroll = if self.kind == "tn" && self.k_unroll > 1 {
+            format!("_k{}", self.k_unroll)
+        } else {
+            String::new()
+        };
+        format!(
+            "matmul_{}_sg_{}x{}{suffix}{unroll}",
+            self.kind, self.rows, self.cols
+        )
     }
 
     /// The Rust declaration the shader index gives the kernel.
@@ -36,21 +57,133 @@ impl SubgroupBlock {
     }
 }
 
-/// Every generated subgroup matmul.
+/// Every generated subgroup matmul: the search space the tuner times per shape
+/// (`kernels::tune`). The first entry of each kind is the default before tuning.
 pub const SUBGROUP_BLOCKS: &[SubgroupBlock] = &[
     SubgroupBlock {
         kind: "nn",
         rows: 64,
         cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nn",
+        rows: 32,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nn",
+        rows: 32,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nn",
+        rows: 64,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nn",
+        rows: 128,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
     },
     SubgroupBlock {
         kind: "tn",
         rows: 24,
         cols: 8,
+        a_vec4: false,
+        k_unroll: 1,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 32,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 1,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 32,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 1,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 64,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 1,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 64,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 1,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 32,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 64,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "tn",
+        rows: 64,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
     },
     SubgroupBlock {
         kind: "nt",
         rows: 32,
         cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nt",
+        rows: 64,
+        cols: 4,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nt",
+        rows: 32,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nt",
+        rows: 64,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
+    },
+    SubgroupBlock {
+        kind: "nt",
+        rows: 16,
+        cols: 8,
+        a_vec4: true,
+        k_unroll: 4,
     },
 ];
