@@ -16,16 +16,20 @@ use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
 use flowgpu::gpu::profile::profile;
 use flowgpu::gpu::timing;
-use flowgpu::gpu::{Dispatch, GpuContext, MatmulVariant};
+use flowgpu::gpu::{Dispatch, GpuContext};
 use flowgpu::kernels::coupling::{self, AddPart, GradIn, NextInput};
 use flowgpu::kernels::loss::{self, LossBuffers};
-use flowgpu::kernels::matmul::{self, padded, Epilogue, Matmul};
+use flowgpu::kernels::matmul::{padded, Matmul};
 use flowgpu::kernels::optimizer::{self, AdamParams, NORM_SLOTS};
+use flowgpu::kernels::tune::{self, TuneMode};
 use flowgpu::kernels::{density, peak, transform};
 use flowgpu::train::evaluate::evaluate;
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
 use flowgpu::{Flow, FlowParams};
+
+#[path = "kernels/native_fma.rs"]
+mod native_fma;
 
 /// Seconds per repetition, with about `target` seconds of repetitions.
 fn time_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> f64 {
@@ -37,18 +41,68 @@ fn time_for(ctx: &GpuContext, list: &[&Dispatch], target: f64) -> f64 {
     timing::time_for(ctx, list, budget).expect("device")
 }
 
+/// (stolen, total) CPU jiffies of the whole machine so far (`/proc/stat`): time the
+/// hypervisor gave this machine's CPUs to others, which slows every figure of a run.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Some((*fields.get(7)?, fields.iter().take(8).sum()))
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// FLOP/s of independent FMA chains: the reference peak.
-fn fma_peak(ctx: &GpuContext) -> f64 {
-    let count = 1 << 16;
-    let out = ctx.zeros(&[count], "peak").expect("alloc");
-    let (d, flops) = peak::peak_fma(ctx, count, 2048, &out).expect("peak kernel");
-    flops / time_for(ctx, &[&d], 1.0)
+/// FLOP/s of the best FMA probe: every probe kernel at several workgroup and dispatch
+/// sizes, the fastest kept (the reference peak every % below is of). Prints the sweep when
+/// `verbose`.
+fn fma_peak(ctx: &GpuContext, verbose: bool) -> f64 {
+    let mut best: (f64, String) = (0.0, String::new());
+    let counts = [1usize << 12, 1 << 14, 1 << 16];
+    let out = ctx.zeros(&[counts[2]], "peak").expect("alloc");
+    if verbose {
+        println!("FMA probe (GFLOP/s)                 WG   invocations:  4096   16384   65536");
+    }
+    for probe in &peak::FMA_PROBES {
+        for wg in [8u32, 64, 256] {
+            let mut row = Vec::new();
+            for &count in &counts {
+                // About the same FLOPs per dispatch whatever the shape.
+                let iterations = (((1u64 << 30)
+                    / (count as u64 * 8 * (probe.chains * probe.unroll) as u64))
+                    .max(16)) as u32;
+                let (d, flops) =
+                    peak::peak_fma(ctx, probe, wg, count, iterations, &out).expect("peak kernel");
+                let rate = flops / time_for(ctx, &[&d], 0.15);
+                if rate > best.0 {
+                    best = (
+                        rate,
+                        format!("{}, WG {wg}, {count} invocations", probe.label()),
+                    );
+                }
+                row.push(format!("{:>7.1}", rate / 1e9));
+            }
+            if verbose {
+                println!(
+                    "{:<34} {wg:>4}              {}",
+                    probe.label(),
+                    row.join(" ")
+                );
+            }
+        }
+    }
+    if verbose {
+        println!("best probe: {}", best.1);
+    }
+    best.0
 }
 
 /// Copy bandwidths in bytes/s of `floats` f32: a buffer-to-buffer copy, a copy kernel
@@ -106,67 +160,67 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Every matmul shape for every runnable variant; returns the % of peak of the chosen
-/// variant for each spec-model (H = 1024) shape, per batch.
+/// Every matmul shape of the models: the tuner's whole search space timed on each (as a
+/// `--tune force` run does, no cache), the choices recorded in `ctx` (the training steps
+/// below run them), and the chosen kernel timed again (the fastest of 3 timings of
+/// `target / 3` seconds: what repeats on a shared machine). Returns the
+/// chosen kernel's % of peak for each spec-model (H = 1024) shape, per batch.
 fn matmuls(
-    ctx: &mut GpuContext,
+    ctx: &GpuContext,
     hidden: &[usize],
     batches: &[usize],
     peak: f64,
     target: f64,
 ) -> BTreeMap<usize, Vec<f64>> {
-    let runnable: Vec<MatmulVariant> = MatmulVariant::ALL
-        .into_iter()
-        .filter(|v| v.runs_on(ctx.features(), ctx.info()))
-        .collect();
     println!(
-        "{:<40} {:<9} {:>9} {:>9} {:>7}",
-        "matmul (* = chosen variant)", "variant", "ms", "GFLOP/s", "% peak"
+        "{:<40} {:<26} {:>9} {:>9} {:>7}",
+        "matmul (* = chosen, then the 3 next)", "kernel", "ms", "GFLOP/s", "% peak"
     );
     let mut spec = BTreeMap::new();
+    let mut seconds = 0.0;
+    let mut points = 0;
     for &batch in batches {
         for &h in hidden {
+            let mut shapes = Vec::new();
+            let mut labels = Vec::new();
             for (n_in, n_out, what) in [(392usize, h, "in"), (h, h, "hidden"), (h, 784, "out")] {
                 for mm in layer_matmuls(batch, n_in, n_out) {
-                    let [sa, sb, sc] = mm.stored_shapes();
-                    let z = |(r, c): (usize, usize)| {
-                        ctx.upload(&vec![0.01; r * padded(c)], &[r * padded(c)], "m")
-                            .expect("alloc")
-                    };
-                    let (a, b, c, aux) = (z(sa), z(sb), z(sc), z(sc));
-                    let label = format!(
+                    labels.push(format!(
                         "B={batch} H={h} {what:<6} {:?} {}x{}x{}",
                         mm.kind, mm.m, mm.n, mm.k
+                    ));
+                    shapes.push(mm);
+                }
+            }
+            let report =
+                tune::tune(ctx, &shapes, TuneMode::Force, None, f64::INFINITY).expect("tuning");
+            seconds += report.seconds;
+            for ((mm, label), tuned) in shapes.iter().zip(&labels).zip(&report.shapes) {
+                points += tuned.ms.len();
+                let chosen = tuned.choice();
+                let s = tune::time_choice(ctx, chosen, *mm, 3, target / 3.0, f64::INFINITY)
+                    .expect("matmul kernel");
+                let pct = 100.0 * mm.flops() / s / peak;
+                if h == 1024 {
+                    spec.entry(batch).or_insert_with(Vec::new).push(pct);
+                }
+                let row = |kernel: String, ms: f64| {
+                    let gflops = mm.flops() / (ms * 1e-3) / 1e9;
+                    println!(
+                        "{label:<40} {kernel:<26} {ms:>9.3} {gflops:>9.2} {:>6.1}%",
+                        100.0 * gflops * 1e9 / peak
                     );
-                    for &v in runnable.iter().filter(|v| v.applies_to(mm.kind)) {
-                        let d = matmul::matmul_with(
-                            ctx,
-                            v,
-                            mm,
-                            &a,
-                            &b,
-                            &c,
-                            (mm.epilogue == Epilogue::ReluGrad).then_some(&aux),
-                        )
-                        .expect("matmul kernel");
-                        let s = time_for(ctx, &[&d], target);
-                        let pct = 100.0 * mm.flops() / s / peak;
-                        let is_chosen = ctx.matmul_variant(mm.shape()) == v;
-                        if is_chosen && h == 1024 {
-                            spec.entry(batch).or_insert_with(Vec::new).push(pct);
-                        }
-                        println!(
-                            "{label:<40} {:<9} {:>9.3} {:>9.2} {:>6.1}%",
-                            format!("{v:?}{}", if is_chosen { "*" } else { "" }),
-                            s * 1e3,
-                            mm.flops() / s / 1e9,
-                            pct
-                        );
-                    }
+                };
+                row(format!("{}*", tuned.label()), s * 1e3);
+                let mut others = tuned.ms.clone();
+                others.sort_by(|a, b| a.1.total_cmp(&b.1));
+                for (kernel, ms) in others.into_iter().filter(|o| o.0 != tuned.label()).take(3) {
+                    row(kernel, ms);
                 }
             }
         }
     }
+    println!("tuner: {points} kernel x shape points timed in {seconds:.1} s");
     spec
 }
 
@@ -358,7 +412,14 @@ fn elementwise_kernels(flow: &Flow, batch: usize) -> Vec<Elementwise> {
 
 /// A training step at `batch` for `cfg` on synthetic images; prints ms, GFLOP/s, % peak,
 /// samples/s and the step's dispatches by kernel.
-fn training_step(ctx: &Arc<GpuContext>, cfg: &FlowConfig, batch: usize, peak: f64, steps: usize) {
+fn training_step(
+    ctx: &Arc<GpuContext>,
+    what: &str,
+    cfg: &FlowConfig,
+    batch: usize,
+    peak: f64,
+    steps: usize,
+) {
     let flow = Flow::new(ctx.clone(), &FlowParams::init(cfg, 1)).expect("flow");
     let n = 4 * batch;
     let set = synthetic_images(n, cfg.dim);
@@ -391,8 +452,8 @@ fn training_step(ctx: &Arc<GpuContext>, cfg: &FlowConfig, batch: usize, peak: f6
         * cfg.layers;
     let flops = 6.0 * macs as f64 * batch as f64;
     println!(
-        "{:<34} {:>10.1} {:>9.2} {:>7.1}% {:>9.0}",
-        format!("H={} batch {batch}", cfg.hidden),
+        "{:<40} {:>10.1} {:>9.2} {:>7.1}% {:>9.0}",
+        format!("H={} batch {batch}, {what}", cfg.hidden),
         per * 1e3,
         flops / per / 1e9,
         100.0 * flops / per / peak,
@@ -462,13 +523,30 @@ fn sampling_and_evaluation(ctx: &Arc<GpuContext>, cfg: &FlowConfig, n: usize) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let mut ctx = GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)");
+    let ctx = GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)");
     println!("adapter: {}", ctx.describe());
     println!("tiles: {:?}", ctx.tiles());
     println!("load average at start: {}", load_average());
+    let jiffies_at_start = cpu_jiffies();
     let target = if quick { 0.25 } else { 0.5 };
-    let peak = fma_peak(&ctx);
-    println!("measured peak (FMA chains): {:.1} GFLOP/s", peak / 1e9);
+    println!(
+        "CPU: {} ({} cores; the figures below are of this CPU)",
+        native_fma::cpu_model(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    let peak = fma_peak(&ctx, true);
+    println!("measured peak (best FMA probe): {:.1} GFLOP/s", peak / 1e9);
+    if ctx.is_software() {
+        for (width, rate) in native_fma::native_fma_peaks() {
+            println!(
+                "native FMA loop on the host's cores, {width}: {:.1} GFLOP/s (the adapter's best probe is {:.1}% of it)",
+                rate / 1e9,
+                100.0 * peak / rate
+            );
+        }
+    }
 
     // The step's buffers (batch 256 x 784 floats, 0.8 MB) and a 64 MiB one.
     let step_floats = 256 * 784;
@@ -494,7 +572,7 @@ fn main() {
 
     let hidden: &[usize] = if quick { &[256] } else { &[256, 1024] };
     let batches: &[usize] = if quick { &[256] } else { &[128, 256] };
-    let spec = matmuls(&mut ctx, hidden, batches, peak, target);
+    let spec = matmuls(&ctx, hidden, batches, peak, target);
     for (batch, pcts) in &spec {
         println!(
             "median % of peak over the spec model's 9 matmul shapes, chosen variants, batch {batch}: {:.1}%",
@@ -502,6 +580,7 @@ fn main() {
         );
     }
     let ctx = Arc::new(ctx);
+    let untuned = Arc::new(GpuContext::from_env().expect("a second context"));
 
     let spec_cfg = FlowConfig::default();
     let flow = Flow::new(ctx.clone(), &FlowParams::init(&spec_cfg, 1)).expect("flow");
@@ -531,7 +610,7 @@ fn main() {
     drop(flow);
 
     println!(
-        "\n{:<34} {:>10} {:>9} {:>8} {:>9}",
+        "\n{:<40} {:>10} {:>9} {:>8} {:>9}",
         "training step", "ms", "GFLOP/s", "% peak", "samples/s"
     );
     for &h in hidden {
@@ -540,8 +619,12 @@ fn main() {
             ..FlowConfig::default()
         };
         let steps = if quick || h > 512 { 3 } else { 8 };
-        training_step(&ctx, &cfg, 256, peak, steps);
+        // Before and after tuning in one run: a context with the default kernels beside the
+        // tuned one.
+        training_step(&untuned, "default kernels", &cfg, 256, peak, steps);
+        training_step(&ctx, "tuned kernels", &cfg, 256, peak, steps);
     }
+    drop(untuned);
 
     println!(
         "\n{:<34} {:>12} {:>12}",
@@ -557,8 +640,14 @@ fn main() {
     // The same probe again: how much the adapter's rate drifted during the run (figures
     // above are against the first).
     println!(
-        "\nmeasured peak (FMA chains) at end: {:.1} GFLOP/s",
-        fma_peak(&ctx) / 1e9
+        "\nmeasured peak (best FMA probe) at end: {:.1} GFLOP/s",
+        fma_peak(&ctx, false) / 1e9
     );
     println!("load average at end: {}", load_average());
+    if let (Some((s0, t0)), Some((s1, t1))) = (jiffies_at_start, cpu_jiffies()) {
+        println!(
+            "CPU time stolen by the hypervisor during the run: {:.1}%",
+            100.0 * (s1 - s0) as f64 / (t1 - t0).max(1) as f64
+        );
+    }
 }

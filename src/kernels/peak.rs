@@ -18,19 +18,76 @@ crate::gpu_params! {
     }
 }
 
-pub const PEAK_FMA: Kernel<PeakParams> = Kernel::new(KernelInfo {
-    shader: &shaders::PEAK_FMA,
-    entry: "main",
-    bindings: &[write("out")],
-    workgroup: Workgroup::Elementwise,
-    overrides: &[],
-    features: wgpu::Features::empty(),
-});
+const FMA_BINDINGS: &[Binding] = &[write("out")];
 
-/// `count` invocations of `iterations` x 16 chains of FMAs; returns the dispatch and its
-/// FLOP count.
+const fn fma_kernel(entry: &'static str) -> Kernel<PeakParams> {
+    Kernel::new(KernelInfo {
+        shader: &shaders::PEAK_FMA,
+        entry,
+        bindings: FMA_BINDINGS,
+        // The workgroup size is one of the probe's parameters: `WG` per dispatch.
+        workgroup: Workgroup::Fixed,
+        overrides: &["WG"],
+        features: wgpu::Features::empty(),
+    })
+}
+
+pub const PEAK_FMA_4X1: Kernel<PeakParams> = fma_kernel("chains4_unroll1");
+pub const PEAK_FMA_4X4: Kernel<PeakParams> = fma_kernel("chains4_unroll4");
+pub const PEAK_FMA_8X1: Kernel<PeakParams> = fma_kernel("chains8_unroll1");
+pub const PEAK_FMA_8X4: Kernel<PeakParams> = fma_kernel("chains8_unroll4");
+pub const PEAK_FMA_2X8: Kernel<PeakParams> = fma_kernel("chains2_unroll8");
+
+/// One shape of the FMA probe: its kernel, vec4 chains per invocation, FMAs of each chain
+/// per loop iteration.
+pub struct FmaProbe {
+    pub kernel: &'static Kernel<PeakParams>,
+    pub chains: u32,
+    pub unroll: u32,
+}
+
+/// Every probe kernel; the bench also varies the workgroup and dispatch sizes.
+pub const FMA_PROBES: [FmaProbe; 5] = [
+    FmaProbe {
+        kernel: &PEAK_FMA_4X1,
+        chains: 4,
+        unroll: 1,
+    },
+    FmaProbe {
+        kernel: &PEAK_FMA_4X4,
+        chains: 4,
+        unroll: 4,
+    },
+    FmaProbe {
+        kernel: &PEAK_FMA_8X1,
+        chains: 8,
+        unroll: 1,
+    },
+    FmaProbe {
+        kernel: &PEAK_FMA_8X4,
+        chains: 8,
+        unroll: 4,
+    },
+    FmaProbe {
+        kernel: &PEAK_FMA_2X8,
+        chains: 2,
+        unroll: 8,
+    },
+];
+
+impl FmaProbe {
+    /// `entry (4 vec4 chains x 1)`, as the bench prints it.
+    pub fn label(&self) -> String {
+        format!("{} vec4 chains x {}", self.chains, self.unroll)
+    }
+}
+
+/// `count` invocations (workgroups of `wg`) of `iterations` loop iterations of `probe`;
+/// returns the dispatch and its FLOP count.
 pub fn peak_fma(
     ctx: &GpuContext,
+    probe: &FmaProbe,
+    wg: u32,
     count: usize,
     iterations: u32,
     out: &GpuTensor,
@@ -41,13 +98,13 @@ pub fn peak_fma(
         count: u(count),
         _pad: [0; 2],
     };
-    let flops = count as f64 * iterations as f64 * 16.0 * 2.0;
+    let flops = count as f64 * iterations as f64 * (4 * probe.chains * probe.unroll) as f64 * 2.0;
     let d = ctx.dispatch(
-        &PEAK_FMA,
-        &[],
+        probe.kernel,
+        &[("WG", wg as f64)],
         &p,
         &[out],
-        groups_for(count, ctx.tiles().elementwise_wg),
+        groups_for(count, wg),
     )?;
     Ok((d, flops))
 }
