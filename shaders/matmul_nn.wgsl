@@ -9,6 +9,7 @@
 // skipped on store; columns past N fall in the zero padding of the row stride.
 #import common
 #import matmul_common
+#import matmul_tiled
 #kernel matmul::MATMUL_NN
 
 override WG_X: u32 = 8u;

@@ -9,6 +9,7 @@
 // multiples of 4 and the padding is zero, so loads past M or N read zeros or clamped rows.
 #import common
 #import matmul_common
+#import matmul_tiled
 #kernel matmul::MATMUL_TN
 
 override WG_X: u32 = 8u;

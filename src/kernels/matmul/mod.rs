@@ -182,8 +182,9 @@ pub const MATMUL_TRANSPOSE: Kernel<MatmulParams> = matmul_family(
     wgpu::Features::empty(),
 );
 
-/// Invocations along K of the transpose pass (its WGSL workgroup size).
-const TRANSPOSE_WG: usize = 64;
+/// Invocations of the transpose pass's workgroup along K and M (its WGSL workgroup size);
+/// each invocation moves a 4 x 4 tile.
+const TRANSPOSE_WG: (usize, usize) = (16, 4);
 
 /// `C = A^T B` as `T = A^T` (with the ones row of the bias trick) into the context's scratch
 /// buffer, then `C = T B` on the subgroup NN kernel; one [`Dispatch`] of two passes.
@@ -209,7 +210,11 @@ fn transposed_weight_grad(
         a_ones: mm.a_ones as u32,
         _pad0: 0,
     };
-    let groups = [u(ldt.div_ceil(TRANSPOSE_WG)), u(mm.m), 1];
+    let groups = [
+        u((ldt / 4).div_ceil(TRANSPOSE_WG.0)),
+        u(mm.m.div_ceil(4).div_ceil(TRANSPOSE_WG.1)),
+        1,
+    ];
     assert!(
         groups[1] <= MAX_GROUPS,
         "matmul grid too large; split the batch"
