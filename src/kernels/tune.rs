@@ -273,8 +273,9 @@ const REFINE_ROUNDS: usize = 3;
 /// Chooses a kernel for each shape, records the choices in `ctx` (dispatches made
 /// afterwards use them) and returns what it did. Per shape: a coarse sweep over the whole
 /// search space ([`candidates`]), short runs, a candidate far slower than the best so far
-/// dropped after one run; then the best [`REFINE`] timed again in [`REFINE_ROUNDS`]
-/// interleaved rounds, each candidate's fastest timing kept, the fastest chosen. `cache_dir: None` neither reads nor writes a cache.
+/// dropped after one run; then the best `REFINE` (3) timed again in `REFINE_ROUNDS` (3)
+/// interleaved rounds, each candidate's fastest timing kept, the fastest chosen.
+/// `cache_dir: None` neither reads nor writes a cache.
 pub fn tune(
     ctx: &GpuContext,
     shapes: &[Matmul],
