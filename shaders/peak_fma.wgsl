@@ -35,6 +35,14 @@ fn finish(i: u32, v: vec4<f32>) {
     }
 }
 
+// One FMA of each of four vec4 chains (lavapipe inlines every function call).
+fn step4(a: ptr<function, vec4<f32>>, b: ptr<function, vec4<f32>>, c: ptr<function, vec4<f32>>, d: ptr<function, vec4<f32>>) {
+    *a = fma(*a, M, E);
+    *b = fma(*b, M, E);
+    *c = fma(*c, M, E);
+    *d = fma(*d, M, E);
+}
+
 // 4 vec4 chains, one FMA of each per iteration.
 @compute @workgroup_size(WG)
 fn chains4_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -44,10 +52,7 @@ fn chains4_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     var c = start(i, 0.125);
     var d = start(i, 0.25);
     for (var k = 0u; k < p.iterations; k++) {
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
+        step4(&a, &b, &c, &d);
     }
     finish(i, a + b + c + d);
 }
@@ -61,30 +66,17 @@ fn chains4_unroll4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     var c = start(i, 0.125);
     var d = start(i, 0.25);
     for (var k = 0u; k < p.iterations; k++) {
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
+        step4(&a, &b, &c, &d);
+        step4(&a, &b, &c, &d);
+        step4(&a, &b, &c, &d);
+        step4(&a, &b, &c, &d);
     }
     finish(i, a + b + c + d);
 }
 
-// 8 vec4 chains (32 registers of lanes on a CPU adapter), one FMA of each per iteration.
-@compute @workgroup_size(WG)
-fn chains8_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg, WG);
+// 8 vec4 chains (32 registers of lanes on a CPU adapter), one FMA of each per iteration,
+// or four with UNROLL4.
+fn chains8(i: u32, unroll4: bool) {
     var a = start(i, 0.0);
     var b = start(i, 0.0625);
     var c = start(i, 0.125);
@@ -94,47 +86,33 @@ fn chains8_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     var g = start(i, 0.625);
     var h = start(i, 0.75);
     for (var k = 0u; k < p.iterations; k++) {
-        a = fma(a, M, E);
-        b = fma(b, M, E);
-        c = fma(c, M, E);
-        d = fma(d, M, E);
-        e = fma(e, M, E);
-        f = fma(f, M, E);
-        g = fma(g, M, E);
-        h = fma(h, M, E);
-    }
-    finish(i, a + b + c + d + e + f + g + h);
-}
-
-// 8 vec4 chains, four FMAs of each per iteration.
-@compute @workgroup_size(WG)
-fn chains8_unroll4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg, WG);
-    var a = start(i, 0.0);
-    var b = start(i, 0.0625);
-    var c = start(i, 0.125);
-    var d = start(i, 0.25);
-    var e = start(i, 0.375);
-    var f = start(i, 0.5);
-    var g = start(i, 0.625);
-    var h = start(i, 0.75);
-    for (var k = 0u; k < p.iterations; k++) {
-        for (var u = 0u; u < 4u; u++) {
-            a = fma(a, M, E);
-            b = fma(b, M, E);
-            c = fma(c, M, E);
-            d = fma(d, M, E);
-            e = fma(e, M, E);
-            f = fma(f, M, E);
-            g = fma(g, M, E);
-            h = fma(h, M, E);
+        step4(&a, &b, &c, &d);
+        step4(&e, &f, &g, &h);
+        if (unroll4) {
+            step4(&a, &b, &c, &d);
+            step4(&e, &f, &g, &h);
+            step4(&a, &b, &c, &d);
+            step4(&e, &f, &g, &h);
+            step4(&a, &b, &c, &d);
+            step4(&e, &f, &g, &h);
         }
     }
     finish(i, a + b + c + d + e + f + g + h);
 }
 
+@compute @workgroup_size(WG)
+fn chains8_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    chains8(flat_index(gid, nwg, WG), false);
+}
+
+@compute @workgroup_size(WG)
+fn chains8_unroll4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    chains8(flat_index(gid, nwg, WG), true);
+}
+
 // 2 vec4 chains (8 registers: just enough to cover FMA latency on two ports), eight FMAs
-// of each per iteration.
+// of each per iteration in an inner loop (which lavapipe keeps as a loop: a probe of that
+// shape too).
 @compute @workgroup_size(WG)
 fn chains2_unroll8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg, WG);
