@@ -273,8 +273,9 @@ const REFINE_ROUNDS: usize = 3;
 /// Chooses a kernel for each shape, records the choices in `ctx` (dispatches made
 /// afterwards use them) and returns what it did. Per shape: a coarse sweep over the whole
 /// search space ([`candidates`]), short runs, a candidate far slower than the best so far
-/// dropped after one run; then the best `REFINE` (3) timed again in `REFINE_ROUNDS` (3)
-/// interleaved rounds, each candidate's fastest timing kept, the fastest chosen.
+/// dropped after one run; then the best `REFINE` (3) and the default timed again in
+/// `REFINE_ROUNDS` (3) interleaved rounds, each candidate's fastest timing kept; the
+/// fastest is chosen if it beats the default by [`MIN_GAIN`], else the default.
 /// `cache_dir: None` neither reads nor writes a cache.
 pub fn tune(
     ctx: &GpuContext,
@@ -321,18 +322,19 @@ pub fn tune(
         }
         let mut order: Vec<usize> = (0..ms.len()).collect();
         order.sort_by(|&i, &j| ms[i].1.total_cmp(&ms[j].1));
+        // The default (first in `space`) is always refined too: it is what a choice must beat.
+        let mut refine: Vec<usize> = order.iter().copied().take(REFINE).collect();
+        if !refine.contains(&0) {
+            refine.push(0);
+        }
         for _ in 0..REFINE_ROUNDS {
-            for &i in order.iter().take(REFINE) {
+            for &i in &refine {
                 let again = time_choice(ctx, ms[i].0, mm, 1, 0.03, f64::INFINITY)? * 1e3;
                 ms[i].1 = ms[i].1.min(again);
             }
         }
         report.timed += 1;
-        let best = ms
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|&(c, _)| c)
-            .unwrap_or_else(|| MatmulVariant::Tiled.into());
+        let best = choose(&ms);
         let labelled = ms
             .iter()
             .map(|&(c, t)| (choice_label(c, mm.kind), t))
@@ -363,6 +365,29 @@ pub fn tune(
     report.cache = path;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A kernel must beat the default by this fraction to replace it: on a CPU adapter the
+/// generated blocks often lie within the timing noise of each other, and a kernel's speed
+/// alone predicts its speed inside a step only roughly, so a near tie keeps the default.
+pub const MIN_GAIN: f64 = 0.10;
+
+/// The fastest of `ms` (milliseconds per candidate, the default first), unless it is within
+/// [`MIN_GAIN`] of the default.
+fn choose(ms: &[(MatmulChoice, f64)]) -> MatmulChoice {
+    let Some(&(default, default_ms)) = ms.first() else {
+        return MatmulVariant::Tiled.into();
+    };
+    let (best, best_ms) = ms
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((default, default_ms));
+    if best_ms < default_ms * (1.0 - MIN_GAIN) {
+        best
+    } else {
+        default
+    }
 }
 
 /// The outcome for `shape`: `choice` with its block by name.
