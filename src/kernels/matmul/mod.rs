@@ -14,7 +14,8 @@
 //!   one 8-lane subgroup per workgroup owns R rows x 8C columns of C; lane l loads the left
 //!   operand's rows l, l + 8, .. and shares them with `subgroupBroadcast`. On lavapipe every
 //!   storage load is a loop over the lanes, so loads, not FMAs, bound the tiled kernels;
-//!   this layout loads R / 8 + C scalars per k for R C FMAs. Blocks chosen by timing.
+//!   this layout loads R / 8 + C scalars per k for R C FMAs. The block is chosen per shape
+//!   by the tuner ([`MatmulChoice`], [`crate::kernels::tune`]).
 //! - `Shared` and `SplitK` ([`shared`], `matmul_shared_*.wgsl`): for
 //!   GPUs, double-buffered K tiles in workgroup memory; `SplitK` also splits K across
 //!   workgroups when the M x N grid is small, with a second reduction dispatch.
@@ -138,12 +139,6 @@ pub fn subgroup_kernel_for(
 ) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
     let (_, (b, kernel)) = resolve_block(kind, block);
     (*kernel, b.block())
-}
-
-/// The generated kernel and block the `Subgroup` variant uses for `kind` by default: the
-/// first entry of that kind in [`subgroup_blocks::SUBGROUP_BLOCKS`].
-pub fn subgroup_default(kind: MatmulKind) -> (&'static Kernel<MatmulParams>, (u32, u32)) {
-    subgroup_kernel_for(kind, None)
 }
 
 /// The kernel of a choice for a kind, and the rows x columns of C one workgroup covers

@@ -3,8 +3,10 @@
 //! is written in one place. Plain Rust with no dependencies, because the build script
 //! includes this file too.
 //!
-//! The first entry of each kind is the one `MatmulVariant::Subgroup` uses; the shapes
-//! were the fastest of 8x4 .. 64x4 and 8x8 .. 32x8 on lavapipe (see BENCHMARKS.md).
+//! The table is the tuner's search space (`kernels::tune::candidates`): every block of a
+//! kind is timed on each shape of that kind. The first entry of each kind is the default
+//! before tuning (`MatmulChoice { block: None }`), chosen as the fastest of 8x4 .. 64x4 and
+//! 8x8 .. 32x8 on lavapipe (see BENCHMARKS.md); a block replaces it only when clearly faster.
 
 /// Lanes of the subgroup the kernels are written for (their workgroup size).
 pub const SUBGROUP_LANES: u32 = 8;
