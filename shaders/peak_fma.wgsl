@@ -43,35 +43,32 @@ fn step4(a: ptr<function, vec4<f32>>, b: ptr<function, vec4<f32>>, c: ptr<functi
     *d = fma(*d, M, E);
 }
 
-// 4 vec4 chains, one FMA of each per iteration.
-@compute @workgroup_size(WG)
-fn chains4_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg, WG);
+// 4 vec4 chains, one FMA of each per iteration, or four with unroll4 (less loop overhead
+// per FMA).
+fn chains4(i: u32, unroll4: bool) {
     var a = start(i, 0.0);
     var b = start(i, 0.0625);
     var c = start(i, 0.125);
     var d = start(i, 0.25);
     for (var k = 0u; k < p.iterations; k++) {
         step4(&a, &b, &c, &d);
+        if (unroll4) {
+            step4(&a, &b, &c, &d);
+            step4(&a, &b, &c, &d);
+            step4(&a, &b, &c, &d);
+        }
     }
     finish(i, a + b + c + d);
 }
 
-// 4 vec4 chains, four FMAs of each per iteration (less loop overhead per FMA).
+@compute @workgroup_size(WG)
+fn chains4_unroll1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    chains4(flat_index(gid, nwg, WG), false);
+}
+
 @compute @workgroup_size(WG)
 fn chains4_unroll4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg, WG);
-    var a = start(i, 0.0);
-    var b = start(i, 0.0625);
-    var c = start(i, 0.125);
-    var d = start(i, 0.25);
-    for (var k = 0u; k < p.iterations; k++) {
-        step4(&a, &b, &c, &d);
-        step4(&a, &b, &c, &d);
-        step4(&a, &b, &c, &d);
-        step4(&a, &b, &c, &d);
-    }
-    finish(i, a + b + c + d);
+    chains4(flat_index(gid, nwg, WG), true);
 }
 
 // 8 vec4 chains (32 registers of lanes on a CPU adapter), one FMA of each per iteration,
