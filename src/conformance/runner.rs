@@ -62,25 +62,16 @@ pub fn variant_runs(
     Ok(())
 }
 
-/// The kernels of a variant for a kind: the variant alone, or for the subgroup variants
-/// one per generated block (`TransposedSubgroup` runs the NN blocks after its transpose),
-/// each with its block's name for test names (`64x4`, `32x4_a4`, `64x4_a4_k4`).
+/// The kernels of a variant for a kind ([`matmul::variant_choices`]), each with its block's
+/// short name for test names (`64x4`, `32x4_a4`, `64x4_a4_k4`; `None` without blocks).
 pub fn variant_kernels(v: MatmulVariant, kind: MatmulKind) -> Vec<(Option<String>, MatmulChoice)> {
-    let block_kind = match (v, kind) {
-        (MatmulVariant::TransposedSubgroup, MatmulKind::TN) => MatmulKind::NN,
-        (MatmulVariant::Subgroup | MatmulVariant::TransposedSubgroup, k) => k,
-        _ => return vec![(None, v.into())],
-    };
-    matmul::subgroup_blocks(block_kind)
-        .map(|(i, b)| {
-            let name = b.name();
-            let prefix = format!("matmul_{}_sg_", b.kind);
-            let short = name.strip_prefix(&prefix).unwrap_or(&name).to_string();
-            let choice = MatmulChoice {
-                variant: v,
-                block: Some(i),
-            };
-            (Some(short), choice)
+    matmul::variant_choices(v, kind)
+        .into_iter()
+        .map(|c| {
+            (
+                matmul::choice_block(c, kind).map(|(_, b)| b.short_name()),
+                c,
+            )
         })
         .collect()
 }

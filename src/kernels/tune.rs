@@ -17,7 +17,7 @@ use crate::gpu::tiles::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant};
 use crate::gpu::GpuContext;
 use crate::kernels::matmul::generated::SUBGROUP_KERNELS;
 use crate::kernels::matmul::{
-    choice_label, matmul_with, padded, subgroup_blocks, Epilogue, Matmul,
+    choice_block, choice_label, matmul_with, padded, variant_choices, Epilogue, Matmul,
 };
 
 /// `--tune`: what to do about the matmul variants before a run.
@@ -208,24 +208,10 @@ pub fn candidates(ctx: &GpuContext, kind: MatmulKind) -> Vec<MatmulChoice> {
         if !(v.applies_to(kind) && v.runs_on(ctx.features(), ctx.info()) && v.fits(ctx.limits())) {
             continue;
         }
-        let block_kind = match (v, kind) {
-            (MatmulVariant::TransposedSubgroup, MatmulKind::TN) => Some(MatmulKind::NN),
-            (MatmulVariant::Subgroup | MatmulVariant::TransposedSubgroup, k) => Some(k),
-            _ => None,
-        };
-        let points: Vec<MatmulChoice> = match block_kind {
-            Some(bk) => subgroup_blocks(bk)
-                .map(|(i, _)| MatmulChoice {
-                    variant: v,
-                    block: Some(i),
-                })
-                .collect(),
-            None => vec![v.into()],
-        };
-        for c in points {
-            // The default block is the same kernel as `block: None`.
+        for c in variant_choices(v, kind) {
+            // The default's `block: None` is the same kernel as its first block.
             let same = |o: &MatmulChoice| {
-                o.variant == c.variant && choice_label(*o, kind) == choice_label(c, kind)
+                o.variant == c.variant && choice_block(*o, kind) == choice_block(c, kind)
             };
             if !out.iter().any(same) {
                 out.push(c);

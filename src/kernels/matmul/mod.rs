@@ -451,20 +451,45 @@ pub fn matmul_with(
         .with_detail(detail))
 }
 
-/// A choice as a user reads it: the variant, and for the subgroup variants the generated
-/// kernel's block (`Subgroup 64x4`, `TransposedSubgroup 64x8`, `Subgroup 32x4 a4`).
-pub fn choice_label(choice: MatmulChoice, kind: MatmulKind) -> String {
+/// The kind of the generated blocks a variant uses for `kind`: its own for `Subgroup`, the
+/// NN kernel's for `TransposedSubgroup`'s weight gradient (it runs after the transpose);
+/// `None` for the variants without blocks.
+pub fn block_kind(variant: MatmulVariant, kind: MatmulKind) -> Option<MatmulKind> {
     use MatmulVariant::{Subgroup, TransposedSubgroup};
-    let block_kind = match (choice.variant, kind) {
-        (TransposedSubgroup, MatmulKind::TN) => MatmulKind::NN,
-        (Subgroup | TransposedSubgroup, k) => k,
-        _ => return format!("{:?}", choice.variant),
-    };
-    let (_, (b, _)) = resolve_block(block_kind, choice.block);
-    let a4 = if b.kind == "tn" && b.a_vec4 {
-        " a4"
-    } else {
-        ""
-    };
-    format!("{:?} {}x{}{a4}", choice.variant, b.rows, b.cols)
+    match (variant, kind) {
+        (TransposedSubgroup, MatmulKind::TN) => Some(MatmulKind::NN),
+        (Subgroup | TransposedSubgroup, k) => Some(k),
+        _ => None,
+    }
+}
+
+/// Every kernel of `variant` for `kind`: the variant alone, or one choice per generated
+/// block ([`block_kind`]), the default block first.
+pub fn variant_choices(variant: MatmulVariant, kind: MatmulKind) -> Vec<MatmulChoice> {
+    match block_kind(variant, kind) {
+        Some(bk) => subgroup_blocks(bk)
+            .map(|(i, _)| MatmulChoice {
+                variant,
+                block: Some(i),
+            })
+            .collect(),
+        None => vec![variant.into()],
+    }
+}
+
+/// The generated block a choice runs for `kind` (its default when `block` is `None` or of
+/// another kind), or `None` for the variants without blocks.
+pub fn choice_block(choice: MatmulChoice, kind: MatmulKind) -> Option<(usize, SubgroupBlock)> {
+    let bk = block_kind(choice.variant, kind)?;
+    let (i, (b, _)) = resolve_block(bk, choice.block);
+    Some((i, *b))
+}
+
+/// A choice as a user reads it: the variant, and for the subgroup variants the generated
+/// kernel's block (`Subgroup 64x4`, `TransposedSubgroup 64x8`, `Subgroup 32x8_a4_k4`).
+pub fn choice_label(choice: MatmulChoice, kind: MatmulKind) -> String {
+    match choice_block(choice, kind) {
+        Some((_, b)) => format!("{:?} {}", choice.variant, b.short_name()),
+        None => format!("{:?}", choice.variant),
+    }
 }

@@ -30,9 +30,10 @@ pub struct SubgroupBlock {
 }
 
 impl SubgroupBlock {
-    /// `matmul_<kind>_sg_<rows>x<cols>`: the generated shader's name.
-    pub fn name(&self) -> String {
-        let suffix = if self.kind == "tn" && self.a_vec4 {
+    /// `<rows>x<cols>`, with `_a4` (TN reading A as vec4) and `_k4` (TN's K unrolled by 4):
+    /// what tells the blocks of one kind apart (test names, the tuner's log).
+    pub fn short_name(&self) -> String {
+        let a4 = if self.kind == "tn" && self.a_vec4 {
             "_a4"
         } else {
             ""
@@ -42,10 +43,12 @@ impl SubgroupBlock {
         } else {
             String::new()
         };
-        format!(
-            "matmul_{}_sg_{}x{}{suffix}{unroll}",
-            self.kind, self.rows, self.cols
-        )
+        format!("{}x{}{a4}{unroll}", self.rows, self.cols)
+    }
+
+    /// `matmul_<kind>_sg_<short name>`: the generated shader's name.
+    pub fn name(&self) -> String {
+        format!("matmul_{}_sg_{}", self.kind, self.short_name())
     }
 
     /// The Rust declaration the shader index gives the kernel.
