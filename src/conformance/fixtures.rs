@@ -107,6 +107,76 @@ pub fn fixtures() -> Vec<Fixture> {
     }
     out.push(loss_fixture());
     out.push(adam_fixture());
+    out.extend(classifier_fixtures());
+    out
+}
+
+/// The judge's kernels: 13 x 13 images (169 pixels, no workgroup's multiple), batch 37 of
+/// 61 images; the loss over more rows than its workgroup, junk in the logits' padding.
+fn classifier_fixtures() -> Vec<Fixture> {
+    let (side, images, batch) = (13, 61, 37);
+    let pixels: Vec<u8> = uniform(images * side * side, 0.0, 256.0, 61)
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
+    let indices: Vec<u32> = (0..batch as u32)
+        .map(|i| (i * 5 + 2) % images as u32)
+        .collect();
+    let as_f32 = |v: &[u32]| v.iter().map(|&i| i as f32).collect::<Vec<f32>>();
+    let mut out = Vec::new();
+    for shift in [0, 2] {
+        let x = r::classifier::classifier_input(&pixels, side, &indices, 99, shift);
+        out.push(Fixture {
+            name: format!(
+                "classifier_input shift {shift}, {batch} of {images} images {side}x{side}"
+            ),
+            op: Op::ClassifierInput {
+                side,
+                seed: 99,
+                shift,
+            },
+            inputs: map([
+                ("pixels", pixels.iter().map(|&p| p as f32).collect()),
+                ("indices", as_f32(&indices)),
+            ]),
+            expected: map([("x", pad(&f32s(&x), batch, side * side))]),
+            metric: Metric::MixedMax,
+            bounds: bounds(&["x"], 1e-7),
+        });
+    }
+    let (classes, batch) = (10, 137);
+    let logits = uniform(batch * classes, -8.0, 8.0, 62);
+    let labels: Vec<u32> = uniform(images, 0.0, classes as f32, 63)
+        .iter()
+        .map(|&v| v as u32)
+        .collect();
+    let rows: Vec<u32> = (0..batch as u32)
+        .map(|i| (i * 3 + 1) % images as u32)
+        .collect();
+    let row_labels: Vec<u32> = rows.iter().map(|&i| labels[i as usize]).collect();
+    let ce = r::classifier::softmax_cross_entropy(&f64s(&logits), classes, &row_labels);
+    let ld = padded(classes);
+    let mut padded_logits = pad(&logits, batch, classes);
+    for row in padded_logits.chunks_mut(ld) {
+        row[classes..].fill(1e3);
+    }
+    let mut b = bounds(&["grad"], 1e-6);
+    b.insert("sums".into(), 1e-5);
+    out.push(Fixture {
+        name: format!("softmax_cross_entropy batch {batch}, {classes} classes"),
+        op: Op::SoftmaxCrossEntropy { classes, batch },
+        inputs: map([
+            ("logits", padded_logits),
+            ("labels", as_f32(&labels)),
+            ("indices", as_f32(&rows)),
+        ]),
+        expected: map([
+            ("grad", pad(&f32s(&ce.grad), batch, classes)),
+            ("sums", vec![ce.mean_loss as f32, ce.accuracy as f32, 1.0]),
+        ]),
+        metric: Metric::MixedMax,
+        bounds: b,
+    });
     out
 }
 

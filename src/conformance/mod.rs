@@ -56,6 +56,14 @@ pub enum Op {
     /// The loss stage on `density` (`[2 * batch]`: log|det J|, then log p(y)) and
     /// `pre_logdet`: `nll` per image and `sums` (the batch mean, then 1).
     Loss { dim: usize, batch: usize },
+    /// The sample judge's input rows: images `indices` of `pixels` (values 0..=255, whole
+    /// `side x side` images) translated by up to `shift` pixels, rows of stride
+    /// `padded(side^2)`; output `x`.
+    ClassifierInput { side: usize, seed: u32, shift: u32 },
+    /// The sample judge's loss on `logits` (`[batch, padded(classes)]`, junk in the
+    /// padding), labels `labels[indices[r]]`: outputs `grad` (same layout, padding untouched)
+    /// and `sums` (mean loss, accuracy, 1).
+    SoftmaxCrossEntropy { classes: usize, batch: usize },
     /// Global gradient norm then one Adam step on `params`, `grads`, `m`, `v`: outputs
     /// `norm`, `params`, `m`, `v`.
     Adam {

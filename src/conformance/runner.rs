@@ -7,6 +7,9 @@ use std::sync::Arc;
 use crate::conformance::{max_mixed_err, rel_norm_err, Check, Fixture, Metric, Op, Report};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulChoice, MatmulKind, MatmulVariant};
+use crate::kernels::classifier::{
+    self, ClassifierInputParams, CrossEntropyBuffers, SoftmaxCrossEntropyParams, CROSS_ENTROPY_SUMS,
+};
 use crate::kernels::loss::{self, LossBuffers};
 use crate::kernels::matmul::{self, padded, Epilogue, Matmul};
 use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
@@ -401,6 +404,54 @@ async fn run_one(ctx: &Arc<GpuContext>, f: &Fixture) -> Result<Run> {
             let mut got = ctx.read_many_async(&[&nll, &sums]).await?;
             run.outputs.insert("sums".into(), got.remove(1));
             run.outputs.insert("nll".into(), got.remove(0));
+        }
+        Op::ClassifierInput { side, seed, shift } => {
+            let bytes: Vec<u8> = input(f, "pixels")?.iter().map(|&p| p as u8).collect();
+            let rows: Vec<u32> = input(f, "indices")?.iter().map(|&i| i as u32).collect();
+            let batch = rows.len();
+            let pixels = ctx.upload_bytes(&bytes, "pixels")?;
+            let indices = ctx.upload_words(&rows, &[batch], "indices")?;
+            let ld = padded(side * side);
+            let x = ctx.zeros(&[batch, ld], "x")?;
+            let params = ClassifierInputParams {
+                seed: *seed,
+                ..ClassifierInputParams::new(batch, *side, ld, *shift)
+            };
+            let d = classifier::classifier_input(ctx, params, &pixels, &indices, &x)?;
+            ctx.submit(&[&d]);
+            run.saw(&[&d]);
+            run.outputs.insert("x".into(), ctx.read_async(&x).await?);
+        }
+        Op::SoftmaxCrossEntropy { classes, batch } => {
+            let words = |key| -> Result<Vec<u32>> {
+                Ok(input(f, key)?.iter().map(|&v| v as u32).collect())
+            };
+            let logits = upload(ctx, f, "logits")?;
+            let labels = words("labels")?;
+            let labels = ctx.upload_words(&labels, &[labels.len()], "labels")?;
+            let indices = ctx.upload_words(&words("indices")?, &[*batch], "indices")?;
+            let ld = padded(*classes);
+            let grad = ctx.zeros(&[*batch, ld], "grad")?;
+            let sums = ctx.zeros(&[CROSS_ENTROPY_SUMS], "sums")?;
+            let params = SoftmaxCrossEntropyParams {
+                batch: *batch as u32,
+                classes: *classes as u32,
+                ld: ld as u32,
+                index_offset: 0,
+            };
+            let bufs = CrossEntropyBuffers {
+                logits: &logits,
+                labels: &labels,
+                indices: &indices,
+                grad: &grad,
+                sums: &sums,
+            };
+            let d = classifier::softmax_cross_entropy(ctx, params, bufs)?;
+            ctx.submit(&[&d]);
+            run.saw(&[&d]);
+            let mut got = ctx.read_many_async(&[&grad, &sums]).await?;
+            run.outputs.insert("sums".into(), got.remove(1));
+            run.outputs.insert("grad".into(), got.remove(0));
         }
         Op::Adam {
             config,

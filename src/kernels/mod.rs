@@ -11,8 +11,10 @@
 //! | [`loss`] | `loss.wgsl` | `model::likelihood`, `reference::flow` |
 //! | [`transform`] | `dequantize`, `to_pixels`, `gaussian` | `reference::preprocess` |
 //! | [`optimizer`] | `grad_norm`, `adam` | `reference::adam` |
+//! | [`classifier`] | `classifier_input`, `softmax_cross_entropy` (the sample judge's, [`crate::judge`]) | `reference::classifier` |
 //! | [`peak`] | `peak_fma.wgsl`, `peak_copy.wgsl` (benchmarks only) | - |
 
+pub mod classifier;
 pub mod coupling;
 pub mod density;
 pub mod loss;

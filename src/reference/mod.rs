@@ -15,6 +15,7 @@
 
 pub mod adam;
 pub mod backward;
+pub mod classifier;
 pub mod flow;
 pub mod jacobian;
 pub mod mlp;
