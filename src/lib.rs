@@ -16,6 +16,8 @@ pub mod conformance;
 pub mod data;
 pub mod error;
 pub mod gpu;
+#[cfg(feature = "native")]
+pub mod judge;
 pub mod kernels;
 pub mod model;
 pub mod reference;
