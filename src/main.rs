@@ -8,10 +8,12 @@ use clap::{Parser, Subcommand};
 use flowgpu::cli::adapter_arg::AdapterArg;
 use flowgpu::cli::commands::{self, ReportFlags};
 use flowgpu::cli::export_web::{export_web, ExportWeb};
+use flowgpu::cli::judge::{run_judge, JudgeArgs};
 use flowgpu::cli::train_args::TrainArgs;
 use flowgpu::cli::value_checks::{
     image_pairs, temperature, u32_in, usize_in, ImagePairs, MAX_DRAWS, MAX_FIGURE_IMAGES, MAX_SCALE,
 };
+use flowgpu::data::DatasetName;
 
 #[derive(Parser)]
 #[command(
@@ -101,6 +103,34 @@ enum Command {
         #[arg(long)]
         bundle: Option<PathBuf>,
     },
+    /// The sample judge: the share of a checkpoint's samples (at each temperature) or of the
+    /// images in PNG grids / .npy files that a digit classifier calls digit-like (top class
+    /// probability >= 0.9), their class spread and an MNIST FID, beside real test images and
+    /// an untrained flow. Trains and caches the classifier on first use.
+    Judge {
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// A PNG grid or .npy array of 28 x 28 images (repeat for several).
+        #[arg(long)]
+        images: Vec<PathBuf>,
+        /// Samples per temperature, and real test images in the reference line.
+        #[arg(long, allow_hyphen_values = true, default_value_t = flowgpu::judge::DEFAULT_IMAGES, value_parser = usize_in(2, 10_000))]
+        samples: usize,
+        /// Comma-separated sampling temperatures, each in [0, 10].
+        #[arg(long, allow_hyphen_values = true, value_delimiter = ',', default_values_t = flowgpu::judge::DEFAULT_TEMPERATURES, value_parser = temperature)]
+        temperatures: Vec<f32>,
+        #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
+        seed: u32,
+        /// The judge for --images without a checkpoint: mnist or fashion-mnist.
+        #[arg(long, default_value = "mnist")]
+        dataset: DatasetName,
+        /// Where that data set is (default data/<dataset>); the judge is cached there.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The JSON to write (default: judge.json beside the checkpoint).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Regenerate every figure and report.md / report.html of a run from its checkpoint.
     Report {
         #[arg(long)]
@@ -111,6 +141,9 @@ enum Command {
         scale: usize,
         #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
         seed: u32,
+        /// Do not measure the samples with the sample judge.
+        #[arg(long)]
+        no_judge: bool,
     },
 }
 
@@ -184,11 +217,36 @@ and open http://127.0.0.1:8000/ in a browser with WebGPU",
                 out.display()
             );
         }
+        Command::Judge {
+            checkpoint,
+            images,
+            samples,
+            temperatures,
+            seed,
+            dataset,
+            data_dir,
+            out,
+        } => {
+            run_judge(
+                ctx,
+                &JudgeArgs {
+                    checkpoint,
+                    images,
+                    samples,
+                    temperatures,
+                    seed,
+                    dataset,
+                    data_dir,
+                    out,
+                },
+            )?;
+        }
         Command::Report {
             checkpoint,
             pairs,
             scale,
             seed,
+            no_judge,
         } => {
             let files = commands::report_from_checkpoint(
                 ctx,
@@ -199,6 +257,7 @@ and open http://127.0.0.1:8000/ in a browser with WebGPU",
                     scale,
                     seed,
                     pairs: pairs.map(|p| p.0),
+                    judge: !no_judge,
                 },
             )?;
             for f in files {

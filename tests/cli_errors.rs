@@ -148,6 +148,13 @@ const CASES: &[Case] = &[
     ),
     flowgpu("sample --checkpoint {junk}", "not a safetensors file"),
     flowgpu("sample --checkpoint {ck} --seed -1", "--seed"),
+    // judge
+    flowgpu("judge", "nothing to judge"),
+    flowgpu("judge --checkpoint {ck} --samples 1", "--samples"),
+    flowgpu("judge --checkpoint {ck} --temperatures 1,-1", "--temperatures"),
+    flowgpu("judge --images {dir}/missing.png", "missing.png"),
+    flowgpu("judge --images {junk}", "reads .png grids and .npy arrays"),
+    flowgpu("judge --images {ck} --dataset cifar", "--dataset"),
     // eval
     flowgpu("eval --checkpoint {ck} --draws 0", "--draws"),
     flowgpu("eval --checkpoint {ck} --draws many", "--draws"),

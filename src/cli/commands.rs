@@ -175,7 +175,10 @@ pub fn run_train(ctx: Arc<GpuContext>, args: &TrainArgs) -> Result<()> {
             &outcome.best_checkpoint,
             Some(test),
             Some(outcome.samples_per_s),
-            &ReportFlags::default(),
+            &ReportFlags {
+                judge: !args.no_judge,
+                ..ReportFlags::default()
+            },
         )?;
         log(&format!(
             "report: {}",
@@ -236,6 +239,8 @@ pub struct ReportFlags {
     pub scale: usize,
     pub seed: u32,
     pub pairs: Option<Vec<(usize, usize)>>,
+    /// Measure the samples with the sample judge.
+    pub judge: bool,
 }
 
 impl Default for ReportFlags {
@@ -244,6 +249,7 @@ impl Default for ReportFlags {
             scale: 2,
             seed: 7,
             pairs: None,
+            judge: true,
         }
     }
 }
@@ -277,18 +283,22 @@ pub fn report_from_checkpoint(
         Some(p) => p.clone(),
         None => pairs_by_label(&test_images, &DEFAULT_PAIR_LABELS)?,
     };
-    write_run_report(&RunReport {
-        flow: &l.flow,
-        opts: &l.opts,
-        state: &l.state,
-        test: Some(test),
-        test_set: &test_images,
-        pairs,
-        adapter: ctx.describe(),
-        samples_per_s,
-        scale: flags.scale,
-        seed: flags.seed,
-    })
+    write_run_report(
+        &RunReport {
+            flow: &l.flow,
+            opts: &l.opts,
+            state: &l.state,
+            test: Some(test),
+            test_set: &test_images,
+            pairs,
+            adapter: ctx.describe(),
+            samples_per_s,
+            scale: flags.scale,
+            seed: flags.seed,
+            judge: flags.judge,
+        },
+        &mut log,
+    )
 }
 
 pub fn run_sample(

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod display_probe;
 pub mod export_web;
 pub mod flags;
+pub mod judge;
 pub mod resume_options;
 pub mod train_args;
 pub mod value_checks;

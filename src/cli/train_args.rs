@@ -110,6 +110,10 @@ pub struct TrainArgs {
     /// Skip the figures and report at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Do not measure the samples with the sample judge (which is trained, about two
+    /// minutes on two CPU cores, the first time a data set needs it).
+    #[arg(long)]
+    pub no_judge: bool,
     /// Start from the plain initialisation (identity flow) instead of the data-dependent scale.
     #[arg(long)]
     pub no_data_init: bool,

@@ -1,0 +1,118 @@
+//! `flowgpu judge`: the sample judge's table ([`crate::judge`]) for a checkpoint's samples at
+//! several temperatures, and for image files, always with the two reference lines (real
+//! test images, an untrained flow's samples).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::cli::commands::load_checkpoint;
+use crate::data::{self, DatasetName};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::judge::{image_files, markdown_table, Judge, JudgeInfo, JudgedSet};
+
+/// What to judge and how many samples.
+#[derive(Clone, Debug)]
+pub struct JudgeArgs {
+    pub checkpoint: Option<PathBuf>,
+    pub images: Vec<PathBuf>,
+    pub samples: usize,
+    pub temperatures: Vec<f32>,
+    pub seed: u32,
+    /// The data set whose judge reads `images` when there is no checkpoint to say.
+    pub dataset: DatasetName,
+    pub data_dir: Option<PathBuf>,
+    /// Where the JSON goes; by default `judge.json` beside the checkpoint.
+    pub out: Option<PathBuf>,
+}
+
+/// The judge's verdict as `judge.json` holds it.
+#[derive(Clone, Debug, Serialize)]
+pub struct JudgeReport {
+    pub judge: JudgeInfo,
+    pub sets: Vec<JudgedSet>,
+}
+
+fn log(msg: &str) {
+    eprintln!("{msg}");
+}
+
+fn ensure_data(dataset: DatasetName, dir: &Path) -> Result<()> {
+    #[cfg(feature = "fetch")]
+    return data::ensure_dataset(dataset, dir, &mut log);
+    #[cfg(not(feature = "fetch"))]
+    {
+        let _ = (dataset, dir);
+        Ok(())
+    }
+}
+
+/// Judges what `args` names, prints the table and writes the JSON.
+pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeReport> {
+    if args.checkpoint.is_none() && args.images.is_empty() {
+        return Err(Error::Config(
+            "nothing to judge: give a checkpoint, image files, or both".into(),
+        ));
+    }
+    // Files first: a bad one fails before any data is fetched or a judge trained.
+    let files = args
+        .images
+        .iter()
+        .map(|p| Ok((p, image_files::read_images(p)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let loaded = match &args.checkpoint {
+        Some(path) => Some(load_checkpoint(ctx.clone(), path)?),
+        None => None,
+    };
+    let (dataset, dir) = match &loaded {
+        Some(l) => (l.opts.dataset, l.opts.data_dir()),
+        None => (
+            args.dataset,
+            args.data_dir
+                .clone()
+                .unwrap_or_else(|| data::default_data_dir(args.dataset)),
+        ),
+    };
+    ensure_data(dataset, &dir)?;
+    let judge = Judge::open(&ctx, dataset, &dir, &mut log)?;
+    let n = args.samples;
+    let mut sets = vec![judge.real_images(n, args.seed as u64)?];
+    if let Some(l) = &loaded {
+        let pre = l.opts.preprocess();
+        sets.push(judge.untrained_flow(&l.flow, pre, n, args.seed as u64)?);
+        for &t in &args.temperatures {
+            let label = format!("samples, T = {t:?}");
+            log(&format!("judging {n} samples at T = {t:?} ..."));
+            sets.push(judge.flow_samples(&label, &l.flow, pre, n, t, args.seed)?);
+        }
+    }
+    for (path, pixels) in files {
+        sets.push(judge.judge(&path.display().to_string(), None, &pixels)?);
+    }
+    println!(
+        "sample judge ({}, v{}): {:.2}% of the {} test set right; digit-like: the top class is a digit with probability >= 0.9",
+        judge.path.display(),
+        judge.info.version,
+        100.0 * judge.info.test_accuracy,
+        dataset.title()
+    );
+    print!("{}", markdown_table(&sets));
+    let report = JudgeReport {
+        judge: judge.info.clone(),
+        sets,
+    };
+    let out = args.out.clone().or_else(|| {
+        args.checkpoint
+            .as_ref()
+            .map(|c| c.with_file_name("judge.json"))
+    });
+    if let Some(out) = out {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Report(e.to_string()))?;
+        crate::atomic_write::write_atomic(&out, json.as_bytes())?;
+        println!("wrote {}", out.display());
+    }
+    Ok(report)
+}
