@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use flowgpu::data::DatasetName;
+use flowgpu::judge::{JudgeFigures, JudgeInfo, JudgedSet};
+use flowgpu::report::discuss_judge;
+use flowgpu::report::judged::JudgeSection;
 use flowgpu::report::{
     base64_encode, discuss, discuss_temperature, grid_pixel_size, pixels_to_unit, plot_curves,
     read_metrics_csv, write_png, write_report, Figure, FigureSection, Grid, MetricKind, MetricRow,
@@ -409,6 +413,7 @@ fn inputs_with(figures: Vec<Figure>) -> ReportInputs {
         metrics: known_metrics(),
         figures,
         samples: vec![],
+        judge: None,
     }
 }
 
@@ -804,5 +809,75 @@ fn report_discussion_does_not_repeat_captions() -> TestResultT {
         "{discussion}"
     );
     cleanup(&dir);
+    Ok(())
+}
+
+fn judged(label: &str, temperature: Option<f32>, digit_like: f64) -> JudgedSet {
+    JudgedSet {
+        label: label.into(),
+        temperature,
+        figures: JudgeFigures {
+            images: 1000,
+            digit_like,
+            histogram: [100; 10],
+            not_digit: 0,
+            class_entropy_bits: 3.32,
+            frechet: 12.5,
+        },
+    }
+}
+
+fn judge_section(cold: f64) -> JudgeSection {
+    JudgeSection {
+        judge: JudgeInfo {
+            dataset: DatasetName::Mnist,
+            version: 1,
+            widths: vec![784, 512, 256, 10],
+            test_accuracy: 0.986,
+            test_digit_like: 0.96,
+            epochs: 10,
+            train_seconds: 116.0,
+            adapter: "test".into(),
+        },
+        cache: "data/mnist/judge-v1.safetensors".into(),
+        sets: vec![
+            judged("real test images (1000)", None, 0.959),
+            judged("untrained flow, T = 1.0", Some(1.0), 0.0),
+            judged("samples, T = 1.0", Some(1.0), 0.55),
+            judged("samples, T = 0.7", Some(0.7), cold),
+        ],
+    }
+}
+
+#[test]
+fn report_carries_the_judge_table_and_its_sentences_follow_the_figures() -> TestResultT {
+    let dir = temp_dir("judge")?;
+    let mut inputs = inputs_with(vec![]);
+    inputs.judge = Some(Ok(judge_section(0.45)));
+    write_report(&dir, &inputs)?;
+    let md = std::fs::read_to_string(dir.join("report.md"))?;
+    assert!(md.contains("| samples, T = 0.7 | 45.0% | 0.0% |"), "{md}");
+    assert!(
+        md.contains("| real test images (1000) | 95.9% | 0.0% |"),
+        "{md}"
+    );
+    assert!(md.contains("98.60% of the test set"), "{md}");
+    assert!(md.contains("calls 55.0% of 1000 samples at T = 1.0 digit-like (real test images: 95.9%; an untrained flow's samples: 0.0%)"), "{md}");
+    assert!(
+        md.contains("At T = 0.7 it is 45.0%, fewer digit-like: colder is worse here."),
+        "{md}"
+    );
+    let up = discuss_judge(&judge_section(0.62)).expect("a sentence");
+    assert!(up.contains("more digit-like: colder is better"), "{up}");
+    let same = discuss_judge(&judge_section(0.56)).expect("a sentence");
+    assert!(same.contains("about as many"), "{same}");
+
+    inputs.judge = Some(Err("no MNIST in data/mnist".into()));
+    write_report(&dir, &inputs)?;
+    let md = std::fs::read_to_string(dir.join("report.md"))?;
+    assert!(
+        md.contains("The sample judge could not run: no MNIST in data/mnist."),
+        "{md}"
+    );
     Ok(())
 }

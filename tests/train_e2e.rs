@@ -115,18 +115,22 @@ fn training_lowers_validation_bpd_and_checkpoints_reload_exactly() {
     let (run_opts, state) = checkpoint_run_info(&ck.meta).expect("run info in the checkpoint");
     let pairs = pairs_by_label(&splits.test, &[(1, 2), (2, 1), (1, 1)])
         .unwrap_or_else(|_| vec![(0, 1), (2, 3), (4, 5)]);
-    let files = write_run_report(&RunReport {
-        flow: &reloaded,
-        opts: &run_opts,
-        state: &state,
-        test: outcome.test,
-        test_set: &splits.test,
-        pairs,
-        adapter: ctx.describe(),
-        samples_per_s: Some(outcome.samples_per_s),
-        scale: 1,
-        seed: 1,
-    })
+    let files = write_run_report(
+        &RunReport {
+            flow: &reloaded,
+            opts: &run_opts,
+            state: &state,
+            test: outcome.test,
+            test_set: &splits.test,
+            pairs,
+            adapter: ctx.describe(),
+            samples_per_s: Some(outcome.samples_per_s),
+            scale: 1,
+            seed: 1,
+            judge: true,
+        },
+        &mut |l| eprintln!("{l}"),
+    )
     .expect("report");
     let md = std::fs::read_to_string(dir.join("tiny/report.md")).expect("report.md");
     for name in [

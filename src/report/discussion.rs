@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::document::SampleSaturation;
+use super::judged::JudgeSection;
 use super::metrics::{MetricKind, MetricRow};
 use super::text::fmt_epoch;
+use crate::judge::JudgedSet;
 use crate::train::evaluate::Likelihood;
 
 /// Validation improvement per epoch below which the curve counts as flat.
@@ -377,4 +379,72 @@ pub fn discuss_temperature(samples: &[SampleSaturation]) -> Option<String> {
              the temperature does not change how clean the samples look."
         ),
     })
+}
+
+/// Two digit-like shares closer than this are "about the same": with 1,000 samples a share
+/// near one half has a standard error of 1.6 points.
+pub const SAME_DIGIT_LIKE: f64 = 0.02;
+
+/// What the sample judge says of the samples: the digit-like share at the warmest
+/// temperature against the two reference lines, how the coldest compares, and the class
+/// spread and FID; `None` without a samples line.
+pub fn discuss_judge(j: &JudgeSection) -> Option<String> {
+    let mut lines: Vec<&JudgedSet> = j.sets.iter().filter(|s| j.at_line(s)).collect();
+    let temp = |s: &JudgedSet| s.temperature.unwrap_or(f32::NAN);
+    lines.sort_by(|a, b| temp(b).total_cmp(&temp(a)));
+    let warm = lines.first()?;
+    let pct = |s: &JudgedSet| 100.0 * s.figures.digit_like;
+    let t = |s: &JudgedSet| s.temperature.unwrap_or(f32::NAN);
+    let mut out = format!(
+        "The sample judge calls {:.1}% of {} samples at T = {:.1} digit-like",
+        pct(warm),
+        warm.figures.images,
+        t(warm)
+    );
+    let refs: Vec<String> = [
+        j.real()
+            .map(|r| format!("real test images: {:.1}%", pct(r))),
+        j.untrained()
+            .map(|u| format!("an untrained flow's samples: {:.1}%", pct(u))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !refs.is_empty() {
+        let _ = write!(out, " ({})", refs.join("; "));
+    }
+    out.push('.');
+    if let Some(cold) = lines.last().filter(|c| t(c) < t(warm)) {
+        let how = match Change::between(
+            warm.figures.digit_like,
+            cold.figures.digit_like,
+            SAME_DIGIT_LIKE,
+        ) {
+            Change::Up(_) => "more digit-like: colder is better here",
+            Change::Down(_) => "fewer digit-like: colder is worse here",
+            Change::Same => "about as many: the temperature barely matters here",
+        };
+        let _ = write!(
+            out,
+            " At T = {:.1} it is {:.1}%, {how}.",
+            t(cold),
+            pct(cold)
+        );
+    }
+    let _ = write!(
+        out,
+        " At T = {:.1} the samples' classes have {:.2} bits of entropy and an MNIST FID of {:.1}",
+        t(warm),
+        warm.figures.class_entropy_bits,
+        warm.figures.frechet
+    );
+    if let Some(r) = j.real() {
+        let _ = write!(
+            out,
+            " (real images: {:.2} bits, {:.1})",
+            r.figures.class_entropy_bits, r.figures.frechet
+        );
+    }
+    out.push('.');
+    Some(out)
 }

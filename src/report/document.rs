@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::discussion::{discuss, discuss_temperature, per_epoch};
+use super::discussion::{discuss, discuss_judge, discuss_temperature, per_epoch};
 use super::html::render_html;
+use super::judged::JudgeSection;
 use super::markdown::render_markdown;
 use super::metrics::{MetricKind, MetricRow};
 use super::text::{fmt_duration, fmt_epoch};
@@ -118,6 +119,8 @@ pub struct ReportInputs {
     pub figures: Vec<Figure>,
     /// Sample cleanliness per temperature, compared in the discussion.
     pub samples: Vec<SampleSaturation>,
+    /// The sample judge's figures, or why it could not run; `None` when not asked for.
+    pub judge: Option<std::result::Result<JudgeSection, String>>,
 }
 
 /// One piece of the document, rendered the same way by both renderers.
@@ -228,17 +231,84 @@ fn build_blocks(inputs: &ReportInputs) -> Vec<Block> {
                 b.push(t);
             }
         }
+        if section == FigureSection::Samples {
+            b.extend(judge_blocks(inputs.judge.as_ref()));
+        }
     }
 
     b.push(Block::Heading(2, "Discussion".into()));
     b.push(Block::Para(
         discuss(&inputs.metrics, inputs.test.as_ref())
             .into_iter()
+            .chain(match &inputs.judge {
+                Some(Ok(j)) => discuss_judge(j),
+                _ => None,
+            })
             .chain(discuss_temperature(&inputs.samples))
             .collect::<Vec<_>>()
             .join(" "),
     ));
     b
+}
+
+/// The judge's table under the sample figures, with what it is and how far to trust it.
+fn judge_blocks(judge: Option<&std::result::Result<JudgeSection, String>>) -> Vec<Block> {
+    let j = match judge {
+        None => return Vec::new(),
+        Some(Err(why)) => {
+            return vec![Block::Para(format!(
+                "The sample judge could not run: {why}."
+            ))]
+        }
+        Some(Ok(j)) => j,
+    };
+    let n = j.sets.iter().map(|s| s.figures.images).max().unwrap_or(0);
+    let mut out = vec![Block::Para(format!(
+        "Judged: {n} samples per temperature (the grids above are the first 64 of them) by \
+         the sample judge, an MLP digit classifier trained with this project's kernels that \
+         labels {:.2}% of the test set correctly ({}). Digit-like: the top class is a digit \
+         with probability >= 0.9; not a digit: the top class is the judge's eleventh, trained \
+         on noise and blotches. Class entropy: of the histogram of top digit classes, in bits \
+         (3.32 when every digit is as frequent). MNIST FID: the Fréchet distance between the \
+         classifier's 256 features of the images and of the 10,000 test images (lower is \
+         closer; {n} real images are not at 0 because {n} is not 10,000).",
+        100.0 * j.judge.test_accuracy,
+        j.cache
+    ))];
+    let rows = j
+        .sets
+        .iter()
+        .map(|s| {
+            let f = &s.figures;
+            vec![
+                s.label.clone(),
+                format!("{:.1}%", 100.0 * f.digit_like),
+                format!(
+                    "{:.1}%",
+                    100.0 * f.not_digit as f64 / f.images.max(1) as f64
+                ),
+                format!("{:.2}", f.class_entropy_bits),
+                format!("{:.1}", f.frechet),
+                f.histogram
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        })
+        .collect();
+    out.push(Block::Table(
+        vec![
+            "images".into(),
+            "digit-like".into(),
+            "not a digit".into(),
+            "class entropy (bits)".into(),
+            "MNIST FID".into(),
+            "per class 0-9".into(),
+        ],
+        rows,
+    ));
+    out
 }
 
 /// The test likelihood as a table with its standard errors, or a note that there is none.

@@ -7,6 +7,7 @@
 //! * [`metrics`]: the run's metrics CSV.
 //! * [`document`]: the report's inputs and its list of blocks; [`write_report`].
 //! * [`discussion`]: the discussion's sentences, each chosen by the run's numbers.
+//! * [`judged`]: the sample judge's figures for a run's samples ([`crate::judge`]).
 //! * [`markdown`], [`html`]: the two renderers of the same blocks.
 //! * [`run_report`]: a finished run's figures and report from its checkpoint.
 
@@ -15,13 +16,14 @@ pub mod document;
 pub mod figures;
 pub mod html;
 pub mod image_grid;
+pub mod judged;
 pub mod markdown;
 pub mod metrics;
 pub mod plot;
 pub mod run_report;
 mod text;
 
-pub use discussion::{discuss, discuss_temperature};
+pub use discussion::{discuss, discuss_judge, discuss_temperature};
 pub use document::{write_report, Figure, FigureSection, ReportInputs, SampleSaturation};
 pub use html::base64_encode;
 pub use image_grid::{

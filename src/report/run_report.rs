@@ -14,6 +14,7 @@ use crate::report::document::{
     write_report, Figure, FigureSection, ReportInputs, SampleSaturation,
 };
 use crate::report::figures::{interpolation_grid, layers_grid, sample_grid};
+use crate::report::judged;
 use crate::report::metrics::read_metrics_csv;
 use crate::report::plot::plot_curves;
 use crate::train::evaluate::Likelihood;
@@ -32,7 +33,13 @@ pub struct RunReport<'a> {
     pub samples_per_s: Option<f64>,
     pub scale: usize,
     pub seed: u32,
+    /// Whether the sample judge ([`crate::judge`]) measures the samples; it is trained
+    /// (about two minutes on two CPU cores) the first time a data set needs it.
+    pub judge: bool,
 }
+
+/// The temperatures of the report's sample grids and judged samples.
+pub const SAMPLE_TEMPERATURES: [f32; 2] = [1.0, 0.7];
 
 /// Share of pixels that are nearly black or white (below 0.1 or above 0.9): how clean a set
 /// of samples looks. The discussion compares it across temperatures.
@@ -52,7 +59,8 @@ fn kv(k: &str, v: impl ToString) -> (String, String) {
 }
 
 /// Writes every figure and the report into the run directory; returns the files written.
-pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
+/// `log` gets the judge's progress (its training, the first time).
+pub fn write_run_report(r: &RunReport<'_>, log: &mut dyn FnMut(&str)) -> Result<Vec<PathBuf>> {
     let dir = r.opts.run_dir();
     let pre = r.opts.preprocess();
     let cfg = r.flow.config();
@@ -79,7 +87,7 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
     });
 
     let mut samples = Vec::new();
-    for t in [1.0f32, 0.7] {
+    for t in SAMPLE_TEMPERATURES {
         let name = format!("samples_t{t:.1}.png");
         let images = sample_grid(r.flow, pre, 8, 8, t, r.seed, r.scale, &file(&name))?;
         samples.push(SampleSaturation {
@@ -93,6 +101,21 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
             caption: format!("x = f^-1(z), z ~ N(0, {t:.1}^2 I), seed {}.", r.seed),
             section: FigureSection::Samples,
         });
+    }
+
+    // A judge that cannot run (no data, a damaged cache) is reported, not fatal: the
+    // figures and the likelihood stand without it.
+    let judge = r.judge.then(|| {
+        judged::judge_run(r.flow, r.opts, &SAMPLE_TEMPERATURES, r.seed, log)
+            .map_err(|e| e.to_string())
+    });
+    match &judge {
+        Some(Ok(j)) => {
+            judged::record(&dir, j)?;
+            written.push(dir.join("judge.json"));
+        }
+        Some(Err(e)) => log(&format!("warning: the sample judge did not run: {e}")),
+        None => {}
     }
 
     let rows = 10;
@@ -234,6 +257,7 @@ pub fn write_run_report(r: &RunReport<'_>) -> Result<Vec<PathBuf>> {
         metrics,
         figures,
         samples,
+        judge,
     };
     written.extend(write_report(&dir, &inputs)?);
     Ok(written)
