@@ -151,7 +151,10 @@ const CASES: &[Case] = &[
     // judge
     flowgpu("judge", "nothing to judge"),
     flowgpu("judge --checkpoint {ck} --samples 1", "--samples"),
-    flowgpu("judge --checkpoint {ck} --temperatures 1,-1", "--temperatures"),
+    flowgpu(
+        "judge --checkpoint {ck} --temperatures 1,-1",
+        "--temperatures",
+    ),
     flowgpu("judge --images {dir}/missing.png", "missing.png"),
     flowgpu("judge --images {junk}", "reads .png grids and .npy arrays"),
     flowgpu("judge --images {ck} --dataset cifar", "--dataset"),

@@ -414,6 +414,7 @@ fn inputs_with(figures: Vec<Figure>) -> ReportInputs {
         figures,
         samples: vec![],
         judge: None,
+        notebook: None,
     }
 }
 

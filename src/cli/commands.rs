@@ -296,6 +296,7 @@ pub fn report_from_checkpoint(
             scale: flags.scale,
             seed: flags.seed,
             judge: flags.judge,
+            checkpoint: Some(path),
         },
         &mut log,
     )

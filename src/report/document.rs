@@ -13,6 +13,7 @@ use super::html::render_html;
 use super::judged::JudgeSection;
 use super::markdown::render_markdown;
 use super::metrics::{MetricKind, MetricRow};
+use super::notebook::{render_notebook, NotebookCheck};
 use super::text::{fmt_duration, fmt_epoch};
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
@@ -121,9 +122,13 @@ pub struct ReportInputs {
     pub samples: Vec<SampleSaturation>,
     /// The sample judge's figures, or why it could not run; `None` when not asked for.
     pub judge: Option<std::result::Result<JudgeSection, String>>,
+    /// What `report.ipynb`'s code cells recompute; `None`: `best.safetensors` and
+    /// `data/mnist`, with no flowgpu figure to compare.
+    pub notebook: Option<NotebookCheck>,
 }
 
 /// One piece of the document, rendered the same way by both renderers.
+#[derive(Clone)]
 pub(crate) enum Block {
     /// Level (1 = title) and text.
     Heading(u8, String),
@@ -145,11 +150,20 @@ pub fn write_report(run_dir: &Path, inputs: &ReportInputs) -> Result<Vec<PathBuf
     let blocks = build_blocks(inputs);
     let md = render_markdown(&blocks);
     let html = render_html(&blocks, &inputs.run_name, run_dir)?;
+    let check = inputs.notebook.clone().unwrap_or(NotebookCheck {
+        checkpoint: "best.safetensors".into(),
+        data_dir: "data/mnist".into(),
+        images: 300,
+        bits_per_dim: None,
+    });
+    let notebook = render_notebook(&blocks, run_dir, &check)?;
     let md_path = run_dir.join("report.md");
     let html_path = run_dir.join("report.html");
+    let nb_path = run_dir.join("report.ipynb");
     write_atomic(&md_path, md.as_bytes())?;
     write_atomic(&html_path, html.as_bytes())?;
-    Ok(vec![md_path, html_path])
+    write_atomic(&nb_path, notebook.as_bytes())?;
+    Ok(vec![md_path, html_path, nb_path])
 }
 
 fn kv_table(pairs: &[(String, String)]) -> Block {

@@ -8,7 +8,8 @@
 //! * [`document`]: the report's inputs and its list of blocks; [`write_report`].
 //! * [`discussion`]: the discussion's sentences, each chosen by the run's numbers.
 //! * [`judged`]: the sample judge's figures for a run's samples ([`crate::judge`]).
-//! * [`markdown`], [`html`]: the two renderers of the same blocks.
+//! * [`markdown`], [`html`], [`notebook`]: the renderers of the same blocks (`report.md`,
+//!   `report.html`, `report.ipynb` with code cells that rebuild the flow in NumPy).
 //! * [`run_report`]: a finished run's figures and report from its checkpoint.
 
 pub mod discussion;
@@ -19,6 +20,7 @@ pub mod image_grid;
 pub mod judged;
 pub mod markdown;
 pub mod metrics;
+pub mod notebook;
 pub mod plot;
 pub mod run_report;
 mod text;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use crate::data::ImageSet;
 use crate::error::Result;
+use crate::model::images::GpuImages;
+use crate::model::likelihood::{nats_per_image, nats_to_bpd};
 use crate::model::Flow;
 use crate::report::document::{
     write_report, Figure, FigureSection, ReportInputs, SampleSaturation,
@@ -16,6 +18,7 @@ use crate::report::document::{
 use crate::report::figures::{interpolation_grid, layers_grid, sample_grid};
 use crate::report::judged;
 use crate::report::metrics::read_metrics_csv;
+use crate::report::notebook::NotebookCheck;
 use crate::report::plot::plot_curves;
 use crate::train::evaluate::Likelihood;
 use crate::train::options::describe_checkpoints;
@@ -36,6 +39,9 @@ pub struct RunReport<'a> {
     /// Whether the sample judge ([`crate::judge`]) measures the samples; it is trained
     /// (about two minutes on two CPU cores) the first time a data set needs it.
     pub judge: bool,
+    /// The checkpoint `flow` was loaded from, for the notebook to read (default: the run's
+    /// `best.safetensors`).
+    pub checkpoint: Option<&'a std::path::Path>,
 }
 
 /// The temperatures of the report's sample grids and judged samples.
@@ -258,7 +264,53 @@ pub fn write_run_report(r: &RunReport<'_>, log: &mut dyn FnMut(&str)) -> Result<
         figures,
         samples,
         judge,
+        notebook: Some(notebook_check(r, &dir)?),
     };
     written.extend(write_report(&dir, &inputs)?);
     Ok(written)
+}
+
+/// Test images the notebook recomputes.
+pub const NOTEBOOK_IMAGES: usize = 300;
+
+/// flowgpu's bits/dim of the first [`NOTEBOOK_IMAGES`] test images at the bin centres, for
+/// the notebook to compare its NumPy flow with.
+fn notebook_check(r: &RunReport<'_>, run_dir: &std::path::Path) -> Result<NotebookCheck> {
+    let ctx = r.flow.context();
+    let dim = r.flow.config().dim;
+    let n = NOTEBOOK_IMAGES.min(r.test_set.len());
+    let images =
+        GpuImages::from_pixels(ctx, &r.test_set.images[..n * dim], dim, "notebook images")?;
+    let (x, pre_logdet) = images.dequantized_with_logdet(ctx, r.opts.preprocess(), None)?;
+    let log_p = r.flow.log_likelihood(&x)?;
+    let got = ctx.read_many(&[&log_p, &pre_logdet])?;
+    let nats: f64 = got[0]
+        .iter()
+        .zip(&got[1])
+        .map(|(&lp, &pl)| nats_per_image(lp as f64, pl as f64, dim))
+        .sum::<f64>()
+        / n.max(1) as f64;
+    let data_dir = r.opts.data_dir();
+    let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+    // Beside the notebook by its name, elsewhere by its absolute path.
+    let checkpoint = match r.checkpoint {
+        Some(p)
+            if p.parent().and_then(|d| d.canonicalize().ok()) == run_dir.canonicalize().ok() =>
+        {
+            p.file_name().map_or("best.safetensors".into(), |f| {
+                f.to_string_lossy().into_owned()
+            })
+        }
+        Some(p) => std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string(),
+        None => "best.safetensors".to_string(),
+    };
+    Ok(NotebookCheck {
+        checkpoint,
+        data_dir: data_dir.display().to_string(),
+        images: n,
+        bits_per_dim: Some(nats_to_bpd(nats, dim)),
+    })
 }
