@@ -474,8 +474,35 @@ fn report_lists_and_embeds_every_figure() -> TestResultT {
     let written = write_report(&dir, &inputs_with(figures.clone()))?;
     assert_eq!(
         written,
-        vec![dir.join("report.md"), dir.join("report.html")]
+        vec![
+            dir.join("report.md"),
+            dir.join("report.html"),
+            dir.join("report.ipynb")
+        ]
     );
+    // The notebook embeds every figure as an attachment of the cell that shows it.
+    let nb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.ipynb"))?)?;
+    assert_eq!(nb["nbformat"], 4);
+    let cells = nb["cells"].as_array().expect("cells");
+    for f in &figures {
+        let cell = cells
+            .iter()
+            .find(|c| c["attachments"].get(&f.file).is_some())
+            .unwrap_or_else(|| panic!("{} is attached", f.file));
+        let text: String = cell["source"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        assert!(
+            text.contains(&format!("](attachment:{})", f.file)),
+            "{text}"
+        );
+        assert!(cell["attachments"][&f.file]["image/png"].is_string());
+    }
+    assert!(cells.iter().any(|c| c["cell_type"] == "code"));
     let md = std::fs::read_to_string(dir.join("report.md"))?;
     let html = std::fs::read_to_string(dir.join("report.html"))?;
     for f in &figures {
