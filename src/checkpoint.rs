@@ -25,6 +25,9 @@ pub struct Checkpoint {
     pub params: Option<FlowParams>,
     /// Adam's moments in the same tensor order as the parameters.
     pub adam: Option<(FlowParams, FlowParams)>,
+    /// The moving average of the weights (`ema.*`), in a resumable checkpoint of a run
+    /// that keeps one (read with the moments).
+    pub ema: Option<FlowParams>,
     /// Free-form JSON metadata (training state, data transform, ...), stored as strings.
     pub meta: HashMap<String, String>,
 }
@@ -39,6 +42,17 @@ pub fn save(
     adam: Option<(&FlowParams, &FlowParams)>,
     meta: &HashMap<String, String>,
 ) -> Result<()> {
+    save_with_average(path, params, adam, None, meta)
+}
+
+/// [`save`], with the moving average of the weights as `ema.*` tensors.
+pub fn save_with_average(
+    path: &Path,
+    params: &FlowParams,
+    adam: Option<(&FlowParams, &FlowParams)>,
+    ema: Option<&FlowParams>,
+    meta: &HashMap<String, String>,
+) -> Result<()> {
     let mut metadata = meta.clone();
     metadata.insert("format".into(), FORMAT.into());
     metadata.insert("format_version".into(), FORMAT_VERSION.to_string());
@@ -49,6 +63,9 @@ pub fn save(
     if let Some((m, v)) = adam {
         sets.push(("adam.m.", m));
         sets.push(("adam.v.", v));
+    }
+    if let Some(e) = ema {
+        sets.push(("ema.", e));
     }
     let mut tensors: Vec<(String, TensorView<'_>)> = Vec::new();
     for (prefix, p) in sets {
@@ -228,10 +245,18 @@ pub fn from_bytes(bytes: &[u8], with_adam: bool, path: &Path) -> Result<Checkpoi
     } else {
         None
     };
+    let ema = if with_adam && st.names().iter().any(|n| n.starts_with("ema.")) {
+        let mut e = FlowParams::zeros(&config);
+        read_into(&st, "ema.", &mut e, path, &mut non_finite)?;
+        Some(e)
+    } else {
+        None
+    };
     non_finite.check(path)?;
     Ok(Checkpoint {
         params: Some(params),
         adam,
+        ema,
         meta,
     })
 }

@@ -74,6 +74,8 @@ pub enum Setting {
     Subset,
     RunName,
     OnNan,
+    /// The decay of the weights' moving average.
+    Ema,
     /// The integer upscaling of a figure's pixels.
     Scale,
 }
@@ -95,6 +97,7 @@ impl Setting {
             Self::Subset => "the subset size",
             Self::RunName => "the run name",
             Self::OnNan => "the non-finite step policy",
+            Self::Ema => "the weight average's decay",
             Self::Scale => "the figure scale",
         }
     }

@@ -62,6 +62,7 @@ fn fixture() -> &'static Fixture {
             data_init: false,
             checkpoint_every_s: 0.0,
             on_nan: NanPolicy::Stop,
+            ema: None,
         };
         train(context(), &opts, None, &AtomicBool::new(false), &mut |_| {})
             .expect("a two-step run");
@@ -264,6 +265,8 @@ const CASES: &[Case] = &[
     example("--hidden 0", "--hidden"),
     example("--temperature 0.7", "--temperature"),
     example("--batch 5000 {RUN}", "--batch 5000 is larger than the"),
+    example("--ema 1 {RUN}", "--ema"),
+    example("--ema -0.5 {RUN}", "--ema"),
 ];
 
 fn fill(args: &str, f: &Fixture) -> Vec<String> {

@@ -67,6 +67,7 @@ fn options(dir: &Path, name: &str, lr: f64) -> TrainOptions {
         data_init: false,
         checkpoint_every_s: 0.0,
         on_nan: NanPolicy::Stop,
+        ema: None,
     }
 }
 

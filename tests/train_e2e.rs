@@ -62,6 +62,7 @@ fn options(runs: &Path, data: &Path, name: &str) -> TrainOptions {
         data_init: true,
         checkpoint_every_s: 0.0,
         on_nan: NanPolicy::Stop,
+        ema: None,
     }
 }
 
@@ -277,4 +278,69 @@ fn broken_checkpoints_are_clear_errors() {
     assert!(err.to_string().contains("not a safetensors file"), "{err}");
     let err = checkpoint::load(&dir.join("missing.safetensors"), false).expect_err("missing");
     assert!(err.to_string().contains("missing.safetensors"), "{err}");
+}
+
+#[test]
+fn a_weight_average_is_validated_saved_as_best_and_resumed_exactly() {
+    let dir = scratch("ema");
+    let data = data_dir(&dir);
+    let ctx = context();
+    let stop = AtomicBool::new(false);
+    let mut quiet = |_: &str| {};
+    let with_ema = |name: &str| TrainOptions {
+        ema: Some(0.9),
+        ..options(&dir, &data, name)
+    };
+
+    // One whole epoch (32 steps): best is the average, last the raw weights and the average.
+    let mut one = with_ema("one");
+    one.epochs = 1;
+    let out = train(ctx.clone(), &one, None, &stop, &mut quiet).expect("run");
+    assert!(!out.interrupted);
+    let best = checkpoint::load(&dir.join("one").join(BEST), false).expect("best");
+    let last = checkpoint::load(&dir.join("one").join(LAST), true).expect("last");
+    let average = last.ema.expect("last.safetensors keeps the average");
+    assert_eq!(best.params.as_ref(), Some(&average), "best is the average");
+    assert_ne!(
+        last.params.as_ref(),
+        Some(&average),
+        "last keeps the raw weights"
+    );
+    // The validation row is the average's: evaluating best gives it back bit for bit.
+    let flow = Flow::new(ctx.clone(), best.params.as_ref().expect("params")).expect("flow");
+    let splits = flowgpu::train::start::load_data(&one, &mut quiet).expect("data");
+    let valid = GpuImages::upload(&ctx, &splits.valid, "valid").expect("upload");
+    let again = evaluate(&flow, &valid, one.preprocess(), 1, VALID_SEED).expect("eval");
+    let rows = read_metrics_csv(&dir.join("one").join("metrics.csv")).expect("metrics");
+    let logged = rows
+        .iter()
+        .rev()
+        .find(|r| r.kind == MetricKind::Valid)
+        .expect("a validation row");
+    assert_eq!(logged.bits_per_dim, again.bits_per_dim);
+
+    // Stopped at step 20 and resumed to 45, the average is the uninterrupted run's.
+    let mut straight = with_ema("ema-straight");
+    straight.max_steps = Some(45);
+    train(ctx.clone(), &straight, None, &stop, &mut quiet).expect("uninterrupted run");
+    let mut first = with_ema("ema-resumed");
+    first.max_steps = Some(20);
+    train(ctx.clone(), &first, None, &stop, &mut quiet).expect("first part");
+    let mut rest = first.clone();
+    rest.max_steps = Some(45);
+    train(
+        ctx.clone(),
+        &rest,
+        Some(&dir.join("ema-resumed").join(LAST)),
+        &stop,
+        &mut quiet,
+    )
+    .expect("resumed part");
+    let avg = |name: &str| {
+        checkpoint::load(&dir.join(name).join(LAST), true)
+            .expect("last")
+            .ema
+            .expect("average")
+    };
+    assert_eq!(avg("ema-straight"), avg("ema-resumed"));
 }

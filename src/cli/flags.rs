@@ -26,6 +26,7 @@ impl Setting {
             Self::Subset => "--subset",
             Self::RunName => "--name",
             Self::OnNan => "--on-nan",
+            Self::Ema => "--ema",
             Self::Scale => "--scale",
         }
     }

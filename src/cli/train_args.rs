@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::value_checks::{
-    self, clip_norm, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH, MAX_DRAWS,
-    MAX_HIDDEN,
+    self, clip_norm, ema_decay, fraction, learning_rate, logit_alpha, u32_in, usize_in, MAX_BATCH,
+    MAX_DRAWS, MAX_HIDDEN,
 };
 
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind};
@@ -101,6 +101,10 @@ pub struct TrainArgs {
     /// checkpoint is kept) or skip the step's update and go on. Default: stop.
     #[arg(long, value_enum)]
     pub on_nan: Option<NanPolicy>,
+    /// Keep a moving average of the weights with this decay (e.g. 0.999; 0 = off, the
+    /// default) and validate, test, sample and save as best.safetensors the average.
+    #[arg(long, allow_hyphen_values = true, value_parser = ema_decay)]
+    pub ema: Option<f32>,
     /// Continue a run from its last.safetensors.
     #[arg(long)]
     pub resume: Option<PathBuf>,
@@ -167,6 +171,7 @@ impl Preset {
             data_init: true,
             checkpoint_every_s: DEFAULT_CHECKPOINT_EVERY_S,
             on_nan: NanPolicy::Stop,
+            ema: None,
         };
         match self {
             Self::Spec => spec,
@@ -272,6 +277,9 @@ impl TrainArgs {
         }
         if self.no_data_init {
             o.data_init = false;
+        }
+        if let Some(d) = self.ema {
+            o.ema = (d > 0.0).then_some(d);
         }
     }
 

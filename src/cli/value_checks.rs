@@ -78,6 +78,11 @@ pub fn clip_norm(s: &str) -> Result<f32, String> {
     in_range(s, 0.0, f32::MAX as f64, false, false).map(|v| v as f32)
 }
 
+/// `--ema`: a decay in [0, 1) (0 turns the average off).
+pub fn ema_decay(s: &str) -> Result<f32, String> {
+    in_range(s, 0.0, 1.0, false, true).map(|v| v as f32)
+}
+
 /// `--logit-alpha`: in [0, 0.5) (0 turns the logit off).
 pub fn logit_alpha(s: &str) -> Result<f32, String> {
     in_range(s, 0.0, 0.5, false, true).map(|v| v as f32)

@@ -108,7 +108,37 @@ pub fn fixtures() -> Vec<Fixture> {
     out.push(loss_fixture());
     out.push(adam_fixture());
     out.extend(classifier_fixtures());
+    out.push(ema_fixture());
     out
+}
+
+/// The moving average over the flat layout (a narrow MLP keeps the file small).
+fn ema_fixture() -> Fixture {
+    let cfg = FlowConfig {
+        hidden: 20,
+        ..small_config(CouplingKind::Affine, MaskKind::Halves)
+    };
+    let layout = ParamLayout::new(&cfg);
+    let p = FlowParams::random(&cfg, 41, 1.0);
+    let e0 = FlowParams::random(&cfg, 42, 1.0);
+    let grads = FlowParams::random(&cfg, 43, 1.0);
+    let mut e = e0.clone();
+    r::ema_step(&mut e, &p, 0.99);
+    Fixture {
+        name: "ema decay 0.99".into(),
+        op: Op::Ema {
+            config: cfg,
+            decay: 0.99,
+        },
+        inputs: map([
+            ("ema", layout.pack(&e0)),
+            ("params", layout.pack(&p)),
+            ("grads", layout.pack(&grads)),
+        ]),
+        expected: map([("ema", layout.pack(&e))]),
+        metric: Metric::MixedMax,
+        bounds: bounds(&["ema"], 1e-6),
+    }
 }
 
 /// The judge's kernels: 13 x 13 images (169 pixels, no workgroup's multiple), batch 37 of

@@ -56,6 +56,9 @@ pub enum Op {
     /// The loss stage on `density` (`[2 * batch]`: log|det J|, then log p(y)) and
     /// `pre_logdet`: `nll` per image and `sums` (the batch mean, then 1).
     Loss { dim: usize, batch: usize },
+    /// One step of the weights' moving average on `ema` and `params` after a gradient norm
+    /// of `grads`: output `ema` (left alone when the norm is not finite).
+    Ema { config: FlowConfig, decay: f32 },
     /// The sample judge's input rows: images `indices` of `pixels` (values 0..=255, whole
     /// `side x side` images) translated by up to `shift` pixels, rows of stride
     /// `padded(side^2)`; output `x`.

@@ -405,6 +405,18 @@ async fn run_one(ctx: &Arc<GpuContext>, f: &Fixture) -> Result<Run> {
             run.outputs.insert("sums".into(), got.remove(1));
             run.outputs.insert("nll".into(), got.remove(0));
         }
+        Op::Ema { config, decay } => {
+            let len = ParamLayout::new(config).len;
+            let e = upload(ctx, f, "ema")?;
+            let p = upload(ctx, f, "params")?;
+            let g = upload(ctx, f, "grads")?;
+            let sums = ctx.zeros(&[NORM_SLOTS], "norm")?;
+            let [n1, n2] = optimizer::grad_norm(ctx, &g, &sums)?;
+            let d = optimizer::ema(ctx, len, *decay, &e, &p, &sums)?;
+            ctx.submit(&[&n1, &n2, &d]);
+            run.saw(&[&n1, &n2, &d]);
+            run.outputs.insert("ema".into(), ctx.read_async(&e).await?);
+        }
         Op::ClassifierInput { side, seed, shift } => {
             let bytes: Vec<u8> = input(f, "pixels")?.iter().map(|&p| p as u8).collect();
             let rows: Vec<u32> = input(f, "indices")?.iter().map(|&i| i as u32).collect();

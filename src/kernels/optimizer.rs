@@ -1,6 +1,7 @@
 //! The optimiser on the GPU: the global gradient norm in two fixed-order passes
 //! (`grad_norm.wgsl`) and Adam with global-norm clipping (`adam.wgsl`) over the one flat
-//! parameter buffer. Reference: `reference::adam`.
+//! parameter buffer, and the moving average of the weights (`ema.wgsl`). Reference:
+//! `reference::adam`.
 
 use crate::config::AdamConfig;
 use crate::error::Result;
@@ -164,5 +165,51 @@ pub fn adam(
         &params,
         &[weights, grads, m, v, norm],
         groups_for(n / 4, ctx.tiles().elementwise_wg),
+    )
+}
+
+crate::gpu_params! {
+    /// Mirror of `Params` in shaders/ema.wgsl.
+    pub struct EmaParams {
+        pub count: u32,
+        pub norm_index: u32,
+        pub decay: f32,
+        pub _pad: u32,
+    }
+}
+
+pub const EMA: Kernel<EmaParams> = Kernel::new(KernelInfo {
+    shader: &shaders::EMA,
+    entry: "main",
+    bindings: &[write("ema"), read("params"), read("norm")],
+    workgroup: Workgroup::Elementwise,
+    overrides: &[],
+    features: wgpu::Features::empty(),
+});
+
+/// `ema = decay ema + (1 - decay) weights` over `count` weights (a multiple of 4), unless
+/// the step's gradient norm in `norm` (from [`grad_norm`]) is not finite.
+pub fn ema(
+    ctx: &GpuContext,
+    count: usize,
+    decay: f32,
+    ema: &GpuTensor,
+    weights: &GpuTensor,
+    norm: &GpuTensor,
+) -> Result<Dispatch> {
+    assert!(count % 4 == 0, "the average works on vec4s");
+    assert!(ema.len() >= count && weights.len() >= count && norm.len() >= NORM_SLOTS);
+    let p = EmaParams {
+        count: u(count),
+        norm_index: u(NORM_PARTIALS),
+        decay,
+        _pad: 0,
+    };
+    ctx.dispatch(
+        &EMA,
+        &[],
+        &p,
+        &[ema, weights, norm],
+        groups_for(count / 4, ctx.tiles().elementwise_wg),
     )
 }

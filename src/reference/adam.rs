@@ -83,3 +83,18 @@ pub fn adam_step(
         }
     }
 }
+
+/// The moving average of the weights after a step: `ema = decay ema + (1 - decay) p`,
+/// computed in `f64` and rounded to `f32`.
+pub fn ema_step(ema: &mut FlowParams, p: &FlowParams, decay: f32) {
+    let d = f64::from(decay);
+    let ps = p.named_tensors();
+    let es = ema.tensors_mut();
+    assert_eq!(es.len(), ps.len(), "ema_step: different tensor counts");
+    for (et, (_, _, pt)) in es.into_iter().zip(ps) {
+        assert_eq!(et.len(), pt.len(), "ema_step: tensor sizes differ");
+        for (e, &w) in et.iter_mut().zip(pt) {
+            *e = (d * f64::from(*e) + (1.0 - d) * f64::from(w)) as f32;
+        }
+    }
+}

@@ -22,7 +22,7 @@ pub mod mlp;
 pub mod preprocess;
 pub mod view;
 
-pub use adam::{adam_step, clip_factor, global_grad_norm};
+pub use adam::{adam_step, clip_factor, ema_step, global_grad_norm};
 pub use backward::{
     backward_f64, coupling_backward_layer, grad_input, grad_input_f64, loss_and_grad,
     loss_and_grad_f64, loss_f64, Backward, LayerBackward,

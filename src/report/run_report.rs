@@ -202,6 +202,12 @@ pub fn write_run_report(r: &RunReport<'_>, log: &mut dyn FnMut(&str)) -> Result<
                 .clip_norm
                 .map_or("off".to_string(), |c| format!("global L2 norm {c}")),
         ),
+        kv(
+            "weight average",
+            o.ema.map_or("off".to_string(), |d| {
+                format!("EMA, decay {d}: validation, test and samples use the average")
+            }),
+        ),
         kv("seed", o.seed),
         kv("checkpoints", describe_checkpoints(o.checkpoint_every_s)),
         kv(

@@ -53,6 +53,11 @@ pub struct TrainOptions {
     /// either way).
     #[serde(default)]
     pub on_nan: NanPolicy,
+    /// `Some(decay)`: keep an exponential moving average of the weights after every step,
+    /// `ema = decay ema + (1 - decay) w`, and validate, test, sample and save as
+    /// `best.safetensors` the average instead of the last weights.
+    #[serde(default)]
+    pub ema: Option<f32>,
 }
 
 /// What a non-finite loss or gradient norm does to a run.
@@ -122,6 +127,11 @@ impl TrainOptions {
         };
         if self.epochs == 0 {
             return bad(Setting::Epochs, "must be at least 1");
+        }
+        if let Some(d) = self.ema {
+            if !(d > 0.0 && d < 1.0) {
+                return bad(Setting::Ema, &format!("must be in (0, 1), got {d}"));
+            }
         }
         if self.batch == 0 {
             return bad(Setting::Batch, "must be at least 1");

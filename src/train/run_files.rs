@@ -127,7 +127,38 @@ pub(crate) fn save_checkpoint(
     }
     let (m, v) = step.read_moments(ctx)?;
     let (m, v) = (flow.layout().unpack(&m), flow.layout().unpack(&v));
-    checkpoint::save(path, &params, Some((&m, &v)), &meta(opts, state)?)
+    let ema = step
+        .read_average(ctx)?
+        .map(|flat| flow.layout().unpack(&flat));
+    checkpoint::save_with_average(
+        path,
+        &params,
+        Some((&m, &v)),
+        ema.as_ref(),
+        &meta(opts, state)?,
+    )
+}
+
+/// The flow's current weights alone (no optimiser state), with the run's metadata: a run
+/// that averages its weights saves the average this way as `best.safetensors`.
+pub(crate) fn save_weights(
+    path: &Path,
+    flow: &Flow,
+    opts: &TrainOptions,
+    state: &TrainState,
+) -> Result<()> {
+    let params = flow.read_params()?;
+    if params
+        .named_tensors()
+        .iter()
+        .any(|(_, _, v)| v.iter().any(|x| !x.is_finite()))
+    {
+        return Err(Error::Checkpoint(format!(
+            "not saving {}: the weights hold non-finite values; the previous checkpoint is kept",
+            path.display()
+        )));
+    }
+    checkpoint::save(path, &params, None, &meta(opts, state)?)
 }
 
 pub(crate) fn write_summary(

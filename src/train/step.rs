@@ -25,6 +25,14 @@ pub struct Readback {
     pub faults: NormFaults,
 }
 
+/// The moving average of the weights and a place to keep the raw weights while the average
+/// is evaluated in their stead.
+struct Ema {
+    weights: GpuTensor,
+    backup: GpuTensor,
+    update: Dispatch,
+}
+
 pub struct TrainStep {
     ws: Arc<Workspace>,
     backprop: Backprop,
@@ -40,6 +48,10 @@ pub struct TrainStep {
     /// `[norm, steps, non-finite steps, first non-finite]`: the tail of the gradient-norm
     /// buffer, read with the loss sums.
     faults: GpuTensor,
+    /// The gradient-norm buffer (the moving average reads the norm to skip faulty steps).
+    norm: GpuTensor,
+    /// The weights' moving average, when the run keeps one ([`TrainStep::with_ema`]).
+    ema: Option<Ema>,
     dequantize: Dispatch,
     loss: Dispatch,
     grad_norm: [Dispatch; 2],
@@ -122,6 +134,8 @@ impl TrainStep {
             nll,
             loss_sums,
             faults,
+            norm,
+            ema: None,
             dequantize,
             loss,
             grad_norm,
@@ -132,6 +146,66 @@ impl TrainStep {
             batch,
             dim,
         })
+    }
+
+    /// This step with a moving average of the weights (decay `decay`) updated after every
+    /// Adam step, starting from the flow's current weights.
+    pub fn with_ema(mut self, flow: &Flow, decay: f32) -> Result<Self> {
+        let ctx = flow.context().as_ref();
+        let params = flow.params_tensor();
+        let weights = ctx.zeros(&[self.param_count], "weight average")?;
+        let backup = ctx.zeros(
+            &[self.param_count],
+            "weights while the average is evaluated",
+        )?;
+        copy(ctx, params, &weights);
+        let update = optimizer::ema(ctx, self.param_count, decay, &weights, params, &self.norm)?;
+        self.ema = Some(Ema {
+            weights,
+            backup,
+            update,
+        });
+        Ok(self)
+    }
+
+    /// Whether the step keeps a moving average of the weights.
+    pub fn has_ema(&self) -> bool {
+        self.ema.is_some()
+    }
+
+    /// Puts the moving average in place of the flow's weights (which are kept aside) so
+    /// that evaluation and saving see the average; [`TrainStep::restore_weights`] undoes it.
+    pub fn swap_in_average(&self, flow: &Flow) {
+        if let Some(e) = &self.ema {
+            let ctx = flow.context().as_ref();
+            copy(ctx, flow.params_tensor(), &e.backup);
+            copy(ctx, &e.weights, flow.params_tensor());
+        }
+    }
+
+    /// The flow's own weights back after [`TrainStep::swap_in_average`].
+    pub fn restore_weights(&self, flow: &Flow) {
+        if let Some(e) = &self.ema {
+            copy(flow.context().as_ref(), &e.backup, flow.params_tensor());
+        }
+    }
+
+    /// The moving average, read back (`None` without one).
+    pub fn read_average(&self, ctx: &GpuContext) -> Result<Option<Vec<f32>>> {
+        self.ema.as_ref().map(|e| ctx.read(&e.weights)).transpose()
+    }
+
+    /// Replaces the moving average (a resumed run's); a no-op without one.
+    pub fn write_average(&self, ctx: &GpuContext, flat: &[f32]) -> Result<()> {
+        if let Some(e) = &self.ema {
+            if flat.len() != self.param_count {
+                return Err(Error::Checkpoint(
+                    "the weight average does not match the model's parameter layout".into(),
+                ));
+            }
+            ctx.write(&e.weights, flat);
+        }
+        Ok(())
     }
 
     /// Sets the image order of the next epoch (indices into the training images).
@@ -195,6 +269,9 @@ impl TrainStep {
         list.extend(self.backprop.dispatches());
         list.extend(self.grad_norm.iter());
         list.push(&self.adam);
+        if let Some(e) = &self.ema {
+            list.push(&e.update);
+        }
         list
     }
 
@@ -257,4 +334,21 @@ impl TrainStep {
     pub fn gradients(&self) -> &GpuTensor {
         &self.backprop.grads
     }
+}
+
+/// `dst = src` on the GPU (same length), queued as its own submit.
+fn copy(ctx: &GpuContext, src: &GpuTensor, dst: &GpuTensor) {
+    let mut encoder = ctx
+        .device()
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("copy"),
+        });
+    encoder.copy_buffer_to_buffer(
+        src.buffer(),
+        src.byte_offset(),
+        dst.buffer(),
+        dst.byte_offset(),
+        (src.len().min(dst.len()) * 4) as u64,
+    );
+    ctx.queue().submit(Some(encoder.finish()));
 }

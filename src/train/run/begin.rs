@@ -25,6 +25,8 @@ struct StartingPoint {
     params: FlowParams,
     state: TrainState,
     moments: Option<(FlowParams, FlowParams)>,
+    /// The weight average a resumed run had kept.
+    average: Option<FlowParams>,
     /// The checkpoint resumed from, if any.
     last_good: Option<PathBuf>,
 }
@@ -62,6 +64,15 @@ impl TrainingRun {
         )?;
         if let Some((m, v)) = &start.moments {
             step.write_moments(&ctx, &flow.layout().pack(m), &flow.layout().pack(v))?;
+        }
+        // A run with a weight average starts it from the weights it starts from, or goes on
+        // with the one its checkpoint kept.
+        let step = match opts.ema {
+            Some(decay) => step.with_ema(&flow, decay)?,
+            None => step,
+        };
+        if let Some(avg) = &start.average {
+            step.write_average(&ctx, &flow.layout().pack(avg))?;
         }
         let steps_per_epoch = (splits.train.len() / opts.batch) as u64;
         let schedule = schedule(&opts, steps_per_epoch);
@@ -144,12 +155,14 @@ fn starting_point(
             params: r.checkpoint.params.expect("load gives params"),
             state: r.state,
             moments: r.checkpoint.adam,
+            average: r.checkpoint.ema,
             last_good: Some(r.from),
         },
         None => StartingPoint {
             params: initial_params(ctx, opts, &splits.train)?,
             state: TrainState::default(),
             moments: None,
+            average: None,
             last_good: None,
         },
     })

@@ -8,8 +8,8 @@ use super::TrainingRun;
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use crate::report::metrics::{MetricKind, MetricRow};
-use crate::train::evaluate::evaluate;
-use crate::train::run_files::save_checkpoint;
+use crate::train::evaluate::{evaluate, Likelihood};
+use crate::train::run_files::{save_checkpoint, save_weights};
 use crate::train::seeds::VALID_SEED;
 
 impl TrainingRun {
@@ -18,6 +18,32 @@ impl TrainingRun {
     pub(super) fn end_epoch(&mut self, log: &mut dyn FnMut(&str)) -> Result<()> {
         let train_bpd = self
             .bits_per_dim(self.state.epoch_loss_sum / self.state.epoch_loss_steps.max(1) as f64);
+        // With a weight average it is the average that is validated and saved as best; the
+        // raw weights go back in place whatever happens, before the run trains on.
+        self.step.swap_in_average(&self.flow);
+        let checked = self.validate_and_keep_best();
+        self.step.restore_weights(&self.flow);
+        let (valid, improved) = checked?;
+        self.write_epoch_rows(train_bpd, valid.bits_per_dim)?;
+        self.save_checkpoints(improved)?;
+        let state = &self.state;
+        let message = format!(
+            "epoch {}/{}: train {train_bpd:.4} bits/dim, valid {:.4} ± {:.4} bits/dim{}{} ({:.0} s)",
+            state.epoch,
+            self.opts.epochs,
+            valid.bits_per_dim,
+            valid.bits_per_dim_se,
+            if self.step.has_ema() { " (weight average)" } else { "" },
+            if improved { " (best)" } else { "" },
+            state.elapsed_s
+        );
+        self.bar.suspend(|| log(&message));
+        Ok(())
+    }
+
+    /// Validation of the weights in place, the epoch closed, and, for a run with a weight
+    /// average (in place now), `best.safetensors` written when validation improved.
+    fn validate_and_keep_best(&mut self) -> Result<(Likelihood, bool)> {
         let valid = evaluate(
             &self.flow,
             &self.valid_images,
@@ -31,21 +57,11 @@ impl TrainingRun {
             return Err(self.diverged("validation bits/dim", valid.bits_per_dim));
         }
         self.state.close_epoch(self.clock.elapsed_s());
-        self.write_epoch_rows(train_bpd, valid.bits_per_dim)?;
         let improved = self.state.record_validation(valid.bits_per_dim);
-        self.save_checkpoints(improved)?;
-        let state = &self.state;
-        let message = format!(
-            "epoch {}/{}: train {train_bpd:.4} bits/dim, valid {:.4} ± {:.4} bits/dim{} ({:.0} s)",
-            state.epoch,
-            self.opts.epochs,
-            valid.bits_per_dim,
-            valid.bits_per_dim_se,
-            if improved { " (best)" } else { "" },
-            state.elapsed_s
-        );
-        self.bar.suspend(|| log(&message));
-        Ok(())
+        if improved && self.step.has_ema() {
+            save_weights(&self.paths.best, &self.flow, &self.opts, &self.state)?;
+        }
+        Ok((valid, improved))
     }
 
     /// The `train_epoch` and `valid` rows of the epoch just closed.
@@ -77,11 +93,12 @@ impl TrainingRun {
         Ok(())
     }
 
-    /// `last.safetensors`, copied to `best.safetensors` when validation improved.
+    /// `last.safetensors`, copied to `best.safetensors` when validation improved (a run
+    /// with a weight average saved its best, the average, before the raw weights came back).
     fn save_checkpoints(&mut self, improved: bool) -> Result<()> {
         self.save_last()?;
         let last = &self.paths.last;
-        if improved {
+        if improved && !self.step.has_ema() {
             copy_atomic(last, &self.paths.best)?;
         }
         Ok(())
