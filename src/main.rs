@@ -102,6 +102,9 @@ enum Command {
         /// The wasm build to copy (default: web/pkg of this source tree).
         #[arg(long)]
         bundle: Option<PathBuf>,
+        /// Do not judge the samples at the page's temperatures (judge.json).
+        #[arg(long)]
+        no_judge: bool,
     },
     /// The sample judge: the share of a checkpoint's samples (at each temperature) or of the
     /// images in PNG grids / .npy files that a digit classifier calls digit-like (top class
@@ -198,6 +201,7 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
             out,
             images,
             bundle,
+            no_judge,
         } => {
             let files = export_web(
                 ctx,
@@ -206,6 +210,7 @@ fn run(cli: Cli) -> flowgpu::Result<()> {
                     out: out.clone(),
                     images,
                     bundle,
+                    judge: !no_judge,
                 },
             )?;
             println!(

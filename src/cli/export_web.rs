@@ -2,16 +2,19 @@
 //! browser, on the same WGSL kernels through WebGPU. It holds the page (`web/static/`), the
 //! wasm build of `web/` and its JS glue (from `scripts/build-web.sh`), the model's
 //! parameters with its test bits/dim, a few hundred test digits for interpolation, and the
-//! kernel conformance fixtures for `conformance.html`.
+//! kernel conformance fixtures for `conformance.html`, and the sample judge's figures at
+//! each of the page's temperatures (`judge.json`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::checkpoint;
-use crate::cli::commands::{load_checkpoint, test_set};
+use crate::cli::commands::{load_checkpoint, test_set, Loaded};
+use crate::cli::judge::JudgeReport;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::judge::{Judge, DEFAULT_IMAGES};
 use crate::train::evaluate::evaluate;
 use crate::train::gpu_data::GpuImages;
 use crate::train::run::TEST_SEED;
@@ -48,6 +51,42 @@ pub struct ExportWeb {
     pub images: usize,
     /// The wasm build to copy; `None`: [`default_bundle_dir`].
     pub bundle: Option<PathBuf>,
+    /// Judge the samples at every temperature the page offers (`judge.json`).
+    pub judge: bool,
+}
+
+/// The page's temperatures (its slider: 0 to 1.5 in steps of 0.05) and its default seed.
+const PAGE_TEMPERATURES: usize = 31;
+const PAGE_SEED: u32 = 1;
+
+/// The sample judge's figures for 1,000 samples at each of the page's temperatures, with
+/// the page's default seed (so its first grid is the first 64 of them).
+fn judge_for_page(l: &Loaded) -> Result<JudgeReport> {
+    let ctx = l.flow.context();
+    let judge = Judge::open(ctx, l.opts.dataset, &l.opts.data_dir(), &mut |m| {
+        eprintln!("{m}")
+    })?;
+    let pre = l.opts.preprocess();
+    let n = DEFAULT_IMAGES;
+    let mut sets = vec![
+        judge.real_images(n, PAGE_SEED as u64)?,
+        judge.untrained_flow(&l.flow, pre, n, PAGE_SEED as u64)?,
+    ];
+    for i in 0..PAGE_TEMPERATURES {
+        let t = (i as f32 * 0.05 * 100.0).round() / 100.0;
+        sets.push(judge.flow_samples(
+            &format!("samples, T = {t:.2}"),
+            &l.flow,
+            pre,
+            n,
+            t,
+            PAGE_SEED,
+        )?);
+    }
+    Ok(JudgeReport {
+        judge: judge.info.clone(),
+        sets,
+    })
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -151,5 +190,12 @@ pub fn export_web(ctx: Arc<GpuContext>, args: &ExportWeb) -> Result<Vec<PathBuf>
         .map_err(|e| Error::Config(e.to_string()))?;
     write(&out.join("fixtures.json"), &fixtures)?;
     files.push(out.join("fixtures.json"));
+    if args.judge {
+        eprintln!("judging samples at the page's {PAGE_TEMPERATURES} temperatures ...");
+        let report = judge_for_page(&l)?;
+        let json = serde_json::to_vec(&report).map_err(|e| Error::Report(e.to_string()))?;
+        write(&out.join("judge.json"), &json)?;
+        files.push(out.join("judge.json"));
+    }
     Ok(files)
 }

@@ -105,6 +105,7 @@ fn model_conflicts(saved: &TrainOptions, wanted: &TrainOptions) -> Vec<String> {
     );
     cmp("batch", saved.batch.to_string(), wanted.batch.to_string());
     cmp("seed", saved.seed.to_string(), wanted.seed.to_string());
+    cmp("ema", alpha(saved.ema), alpha(wanted.ema));
     out
 }
 

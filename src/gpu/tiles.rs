@@ -146,6 +146,14 @@ pub struct MatmulVariants {
 }
 
 impl MatmulVariants {
+    /// As a reader wants it: `forward Tiled, weight gradient Tiled, input gradient Tiled`.
+    pub fn describe(&self) -> String {
+        format!(
+            "forward {:?}, weight gradient {:?}, input gradient {:?}",
+            self.nn, self.tn, self.nt
+        )
+    }
+
     pub fn get(&self, kind: MatmulKind) -> MatmulVariant {
         match kind {
             MatmulKind::NN => self.nn,

@@ -77,7 +77,11 @@ def check_page(page, base, screenshot, timeout_s, out):
     set_and_wait("#temperature", "0.7", "input")
     set_and_wait("#seed", "1", "change")
     again = samples_png(page)
+    judge_text = page.inner_text("#judge")
+    out["judge"] = judge_text
     checks = {
+        "the sample judge's figures show for T = 0.70":
+            "Sample judge at T = 0.70" in judge_text and "digit-like" in judge_text,
         "temperature changes the samples": hotter != first,
         "seed changes the samples": reseeded != hotter,
         "same seed and temperature give the same samples": again == first,

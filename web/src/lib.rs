@@ -120,7 +120,7 @@ impl Explorer {
 
     /// The matmul variants the adapter runs (`SUBGROUP` decides between them).
     pub fn kernels(&self) -> String {
-        format!("{:?}", self.inner.flow.context().tiles().matmul_variants)
+        self.inner.flow.context().tiles().matmul_variants.describe()
     }
 
     /// Test bits/dim recorded when the model was exported, if it was measured.

@@ -42,6 +42,33 @@ function drawGrid(canvas, pixels, count, cols, side, gapAfter = []) {
   canvas.style.height = `${canvas.height * SCALE}px`;
 }
 
+// The judge's line for temperature t: how many of 1,000 samples at t (seed 1; the grid at
+// seed 1 is their first 64) a digit classifier is sure are digits, beside real test digits.
+function showJudge(judged, t, seed) {
+  const el = $("judge");
+  if (!judged) {
+    el.textContent = "";
+    return;
+  }
+  const pct = (s) => `${(100 * s.figures.digit_like).toFixed(1)}%`;
+  const line = judged.sets.find((s) => s.temperature !== null && !s.label.startsWith("untrained")
+    && Math.abs(s.temperature - t) < 0.026);
+  const real = judged.sets.find((s) => s.label.startsWith("real"));
+  const untrained = judged.sets.find((s) => s.label.startsWith("untrained"));
+  if (!line) {
+    el.textContent = `Sample judge: not measured at T = ${t.toFixed(2)}.`;
+    return;
+  }
+  const f = line.figures;
+  el.textContent = `Sample judge at T = ${t.toFixed(2)}: ${pct(line)} of ${f.images} samples are digit-like ` +
+    `(a digit classifier, ${(100 * judged.judge.test_accuracy).toFixed(2)}% on the test set, gives a digit ` +
+    `probability >= 0.9), class entropy ${f.class_entropy_bits.toFixed(2)} bits, MNIST FID ` +
+    `${f.frechet.toFixed(1)}; real test digits ${real ? pct(real) : "-"}, an untrained flow ` +
+    `${untrained ? pct(untrained) : "-"}. Measured at export with seed 1` +
+    (seed === 1 ? ": this grid is the first 64 of them." : "; this grid (seed " + seed + ") is another draw.");
+  document.body.dataset.judge = f.digit_like.toFixed(4);
+}
+
 async function main() {
   if (!navigator.gpu) {
     fail("This browser offers no WebGPU. Use a recent Chrome, Edge or Safari (Firefox: 141+ on Windows, or enable dom.webgpu.enabled); headless Chromium needs --enable-unsafe-webgpu.");
@@ -64,6 +91,9 @@ async function main() {
     fetchBytes("test-labels.u8"),
   ]);
   const ex = await Explorer.load(model, images, labels);
+  // The sample judge's figures per temperature, written by export-web (absent with
+  // --no-judge): shown for the temperature on the slider.
+  const judged = await fetch("judge.json").then((r) => (r.ok ? r.json() : null)).catch(() => null);
   // For scripts and tests: the model handle and the last interpolation's raw pixels.
   window.flowgpu = { explorer: ex, interpolation: null };
   const side = ex.side();
@@ -92,6 +122,7 @@ async function main() {
         drawGrid($("samples"), px, n, SAMPLE_GRID, side);
         document.body.dataset.seed = String(seed());
         document.body.dataset.temperature = temperature().toFixed(2);
+        showJudge(judged, temperature(), seed());
         if (document.body.dataset.state === "loading") {
           const ms = performance.now() - started;
           $("timing").textContent = `${(ms / 1000).toFixed(1)} s after the page started`;
