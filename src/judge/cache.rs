@@ -18,7 +18,7 @@ use crate::Linear;
 
 /// Bumped whenever the classifier, its input or its training change, so that a cached
 /// judge of an older kind is retrained instead of giving figures of another scale.
-pub const JUDGE_VERSION: u32 = 2;
+pub const JUDGE_VERSION: u32 = 3;
 
 const FORMAT: &str = "flowgpu-judge";
 

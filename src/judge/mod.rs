@@ -54,7 +54,7 @@ pub struct Judge {
 
 impl Judge {
     /// The judge of `dataset` cached in `data_dir`, trained there first if there is none
-    /// of this version (10 epochs over the 60,000 training images and [`NOT_DIGITS`]
+    /// of this version (8 epochs over the 60,000 training images and [`NOT_DIGITS`]
     /// others; see docs/judge.md for the time it takes). `log` gets progress lines.
     pub fn open(
         ctx: &Arc<GpuContext>,
