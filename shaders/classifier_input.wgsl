@@ -53,7 +53,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         var v = 0.0;
         if (sx >= 0 && sx < side && sy >= 0 && sy < side) {
             let flat = image * dim + u32(sy * side + sx);
-            v = f32((pixels[flat / 4u] >> (8u * (flat % 4u))) & 255u) / 255.0;
+            v = pixel_in(pixels[flat / 4u], flat) / 255.0;
         }
         x[row * p.ld + d] = v;
     }

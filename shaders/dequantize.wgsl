@@ -52,7 +52,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     var acc = 0.0;
     for (var d = lid; d < p.dim; d += WG) {
         let flat = image * p.dim + d;
-        let pixel = f32((pixels[flat / 4u] >> (8u * (flat % 4u))) & 255u);
+        let pixel = pixel_in(pixels[flat / 4u], flat);
         var u = 0.5;
         if (p.no_noise == 0u) {
             u = uniform01(p.seed, image, d);

@@ -13,7 +13,6 @@ use flowgpu::cli::train_args::TrainArgs;
 use flowgpu::cli::value_checks::{
     image_pairs, temperature, u32_in, usize_in, ImagePairs, MAX_DRAWS, MAX_FIGURE_IMAGES, MAX_SCALE,
 };
-use flowgpu::data::DatasetName;
 
 #[derive(Parser)]
 #[command(
@@ -107,33 +106,10 @@ enum Command {
         no_judge: bool,
     },
     /// The sample judge: the share of a checkpoint's samples (at each temperature) or of the
-    /// images in PNG grids / .npy files that a digit classifier calls digit-like (top class
-    /// probability >= 0.9), their class spread and an MNIST FID, beside real test images and
-    /// an untrained flow. Trains and caches the classifier on first use.
-    Judge {
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
-        /// A PNG grid or .npy array of 28 x 28 images (repeat for several).
-        #[arg(long)]
-        images: Vec<PathBuf>,
-        /// Samples per temperature, and real test images in the reference line.
-        #[arg(long, allow_hyphen_values = true, default_value_t = flowgpu::judge::DEFAULT_IMAGES, value_parser = usize_in(2, 10_000))]
-        samples: usize,
-        /// Comma-separated sampling temperatures, each in [0, 10].
-        #[arg(long, allow_hyphen_values = true, value_delimiter = ',', default_values_t = flowgpu::judge::DEFAULT_TEMPERATURES, value_parser = temperature)]
-        temperatures: Vec<f32>,
-        #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
-        seed: u32,
-        /// The judge for --images without a checkpoint: mnist or fashion-mnist.
-        #[arg(long, default_value = "mnist")]
-        dataset: DatasetName,
-        /// Where that data set is (default data/<dataset>); the judge is cached there.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// The JSON to write (default: judge.json beside the checkpoint).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    /// images in PNG grids / .npy files that a digit classifier calls digit-like (its top
+    /// class is a digit with probability >= 0.9), their class spread and an MNIST FID, beside
+    /// real test images and an untrained flow. Trains and caches the classifier on first use.
+    Judge(Box<JudgeArgs>),
     /// Regenerate every figure and report.md / report.html of a run from its checkpoint.
     Report {
         #[arg(long)]
@@ -222,29 +198,8 @@ and open http://127.0.0.1:8000/ in a browser with WebGPU",
                 out.display()
             );
         }
-        Command::Judge {
-            checkpoint,
-            images,
-            samples,
-            temperatures,
-            seed,
-            dataset,
-            data_dir,
-            out,
-        } => {
-            run_judge(
-                ctx,
-                &JudgeArgs {
-                    checkpoint,
-                    images,
-                    samples,
-                    temperatures,
-                    seed,
-                    dataset,
-                    data_dir,
-                    out,
-                },
-            )?;
+        Command::Judge(args) => {
+            run_judge(ctx, &args)?;
         }
         Command::Report {
             checkpoint,

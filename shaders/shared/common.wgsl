@@ -30,6 +30,12 @@ fn part_of(mask: u32, half: u32, d: u32) -> vec2<u32> {
     return vec2<u32>(d % 2u, d / 2u);
 }
 
+// Pixel `flat` of 8-bit images packed four to a u32, given the word that holds it
+// (`pixels[flat / 4u]`), as a float 0..255.
+fn pixel_in(word: u32, flat: u32) -> f32 {
+    return f32((word >> (8u * (flat % 4u))) & 255u);
+}
+
 // PCG hash (O'Neill; as in "Hash Functions for GPU Rendering", Jarzynski & Olano 2020).
 fn pcg_hash(v: u32) -> u32 {
     let state = v * 747796405u + 2891336453u;

@@ -8,23 +8,38 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::cli::commands::load_checkpoint;
+use crate::cli::value_checks::{temperature, usize_in};
 use crate::data::{self, DatasetName};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::judge::{image_files, markdown_table, Judge, JudgeInfo, JudgedSet};
+use crate::judge::{
+    image_files, markdown_table, Judge, JudgeInfo, JudgedSet, DEFAULT_IMAGES, DEFAULT_TEMPERATURES,
+};
 
-/// What to judge and how many samples.
-#[derive(Clone, Debug)]
+/// What to judge and how many samples (`flowgpu judge`'s flags).
+#[derive(Clone, Debug, clap::Args)]
 pub struct JudgeArgs {
+    #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// A PNG grid or .npy array of 28 x 28 images (repeat for several).
+    #[arg(long)]
     pub images: Vec<PathBuf>,
+    /// Samples per temperature, and real test images in the reference line.
+    #[arg(long, allow_hyphen_values = true, default_value_t = DEFAULT_IMAGES, value_parser = usize_in(2, 10_000))]
     pub samples: usize,
+    /// Comma-separated sampling temperatures, each in [0, 10].
+    #[arg(long, allow_hyphen_values = true, value_delimiter = ',', default_values_t = DEFAULT_TEMPERATURES, value_parser = temperature)]
     pub temperatures: Vec<f32>,
+    #[arg(long, allow_hyphen_values = true, default_value_t = 7)]
     pub seed: u32,
-    /// The data set whose judge reads `images` when there is no checkpoint to say.
+    /// The judge for --images without a checkpoint: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
     pub dataset: DatasetName,
+    /// Where that data set is (default data/<dataset>); the judge is cached there.
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Where the JSON goes; by default `judge.json` beside the checkpoint.
+    /// The JSON to write (default: judge.json beside the checkpoint).
+    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 

@@ -58,37 +58,14 @@ impl ClassifierLayout {
     pub fn pack(&self, layers: &[Linear]) -> Vec<f32> {
         let mut flat = vec![0.0; self.len];
         for (slot, lin) in self.slots.iter().zip(layers) {
-            let ld = padded(slot.n_out);
-            for i in 0..=slot.n_in {
-                let src = if i < slot.n_in {
-                    &lin.weight[i * slot.n_out..(i + 1) * slot.n_out]
-                } else {
-                    &lin.bias[..]
-                };
-                let row = slot.offset + i * ld;
-                flat[row..row + slot.n_out].copy_from_slice(src);
-            }
+            slot.pack_into(lin, &mut flat);
         }
         flat
     }
 
     /// Inverse of [`ClassifierLayout::pack`].
     pub fn unpack(&self, flat: &[f32]) -> Vec<Linear> {
-        self.slots
-            .iter()
-            .map(|slot| {
-                let ld = padded(slot.n_out);
-                let mut lin = Linear::zeros(slot.n_in, slot.n_out);
-                for i in 0..slot.n_in {
-                    let row = slot.offset + i * ld;
-                    lin.weight[i * slot.n_out..(i + 1) * slot.n_out]
-                        .copy_from_slice(&flat[row..row + slot.n_out]);
-                }
-                let bias = slot.offset + slot.n_in * ld;
-                lin.bias.copy_from_slice(&flat[bias..bias + slot.n_out]);
-                lin
-            })
-            .collect()
+        self.slots.iter().map(|s| s.unpack_from(flat)).collect()
     }
 }
 

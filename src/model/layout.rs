@@ -10,7 +10,7 @@
 use crate::config::FlowConfig;
 use crate::gpu::tensor::{align_up, VIEW_ALIGN};
 use crate::kernels::matmul::padded;
-use crate::model::params::FlowParams;
+use crate::model::params::{FlowParams, Linear};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinearSlot {
@@ -23,6 +23,32 @@ impl LinearSlot {
     /// Elements the block spans: `(n_in + 1) * padded(n_out)`.
     pub fn block_len(&self) -> usize {
         (self.n_in + 1) * padded(self.n_out)
+    }
+
+    /// Writes `lin` into its block of `flat`: the weight rows, then the bias row.
+    pub fn pack_into(&self, lin: &Linear, flat: &mut [f32]) {
+        let ld = padded(self.n_out);
+        for i in 0..self.n_in {
+            let row = self.offset + i * ld;
+            flat[row..row + self.n_out]
+                .copy_from_slice(&lin.weight[i * self.n_out..(i + 1) * self.n_out]);
+        }
+        let bias = self.offset + self.n_in * ld;
+        flat[bias..bias + self.n_out].copy_from_slice(&lin.bias);
+    }
+
+    /// The layer stored in its block of `flat` (padding ignored).
+    pub fn unpack_from(&self, flat: &[f32]) -> Linear {
+        let ld = padded(self.n_out);
+        let mut lin = Linear::zeros(self.n_in, self.n_out);
+        for i in 0..self.n_in {
+            let row = self.offset + i * ld;
+            lin.weight[i * self.n_out..(i + 1) * self.n_out]
+                .copy_from_slice(&flat[row..row + self.n_out]);
+        }
+        let bias = self.offset + self.n_in * ld;
+        lin.bias.copy_from_slice(&flat[bias..bias + self.n_out]);
+        lin
     }
 }
 
@@ -74,14 +100,7 @@ impl ParamLayout {
         let mut flat = vec![0.0; self.len];
         for (slots, mlp) in self.linears.iter().zip(&p.mlps) {
             for (slot, lin) in slots.iter().zip(mlp) {
-                let ld = padded(slot.n_out);
-                for i in 0..slot.n_in {
-                    let row = slot.offset + i * ld;
-                    flat[row..row + slot.n_out]
-                        .copy_from_slice(&lin.weight[i * slot.n_out..(i + 1) * slot.n_out]);
-                }
-                let bias = slot.offset + slot.n_in * ld;
-                flat[bias..bias + slot.n_out].copy_from_slice(&lin.bias);
+                slot.pack_into(lin, &mut flat);
             }
         }
         for (l, s) in p.scales.iter().enumerate() {
@@ -101,14 +120,7 @@ impl ParamLayout {
         let mut p = FlowParams::zeros(&self.config);
         for (slots, mlp) in self.linears.iter().zip(&mut p.mlps) {
             for (slot, lin) in slots.iter().zip(mlp) {
-                let ld = padded(slot.n_out);
-                for i in 0..slot.n_in {
-                    let row = slot.offset + i * ld;
-                    lin.weight[i * slot.n_out..(i + 1) * slot.n_out]
-                        .copy_from_slice(&flat[row..row + slot.n_out]);
-                }
-                let bias = slot.offset + slot.n_in * ld;
-                lin.bias.copy_from_slice(&flat[bias..bias + slot.n_out]);
+                *lin = slot.unpack_from(flat);
             }
         }
         for (l, s) in p.scales.iter_mut().enumerate() {
