@@ -892,11 +892,16 @@ fn report_carries_the_judge_table_and_its_sentences_follow_the_figures() -> Test
     assert!(md.contains("98.60% of the test set"), "{md}");
     assert!(md.contains("calls 55.0% of 1000 samples at T = 1.0 digit-like (real test images: 95.9%; an untrained flow's samples: 0.0%)"), "{md}");
     assert!(
-        md.contains("At T = 0.7 it is 45.0%, fewer digit-like: colder is worse here."),
+        md.contains(
+            "At T = 0.7 it is 45.0%: fewer of them are digit-like, so colder is worse here."
+        ),
         "{md}"
     );
     let up = discuss_judge(&judge_section(0.62)).expect("a sentence");
-    assert!(up.contains("more digit-like: colder is better"), "{up}");
+    assert!(
+        up.contains("more of them are digit-like, so colder is better"),
+        "{up}"
+    );
     let same = discuss_judge(&judge_section(0.56)).expect("a sentence");
     assert!(same.contains("about as many"), "{same}");
 

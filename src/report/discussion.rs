@@ -420,13 +420,13 @@ pub fn discuss_judge(j: &JudgeSection) -> Option<String> {
             cold.figures.digit_like,
             SAME_DIGIT_LIKE,
         ) {
-            Change::Up(_) => "more digit-like: colder is better here",
-            Change::Down(_) => "fewer digit-like: colder is worse here",
-            Change::Same => "about as many: the temperature barely matters here",
+            Change::Up(_) => "more of them are digit-like, so colder is better here",
+            Change::Down(_) => "fewer of them are digit-like, so colder is worse here",
+            Change::Same => "about as many are digit-like: the temperature barely matters here",
         };
         let _ = write!(
             out,
-            " At T = {:.1} it is {:.1}%, {how}.",
+            " At T = {:.1} it is {:.1}%: {how}.",
             t(cold),
             pct(cold)
         );
