@@ -187,6 +187,25 @@ pub const EMA: Kernel<EmaParams> = Kernel::new(KernelInfo {
     features: wgpu::Features::empty(),
 });
 
+/// The decay of step `t >= 1` for a target `decay`: `min(decay, (1 + t) / (10 + t))`, the
+/// usual warm-up, so that the average forgets the initial weights within the first hundred
+/// steps instead of carrying `decay^t` of them (3% after 3,500 steps at 0.999).
+pub fn ema_decay_at(decay: f32, t: u32) -> f32 {
+    decay.min((1.0 + t as f32) / (10.0 + t as f32))
+}
+
+impl EmaParams {
+    /// The uniform values of step `t` for `count` weights.
+    pub fn for_step(count: usize, decay: f32, t: u32) -> Self {
+        Self {
+            count: u(count),
+            norm_index: u(NORM_PARTIALS),
+            decay: ema_decay_at(decay, t),
+            _pad: 0,
+        }
+    }
+}
+
 /// `ema = decay ema + (1 - decay) weights` over `count` weights (a multiple of 4), unless
 /// the step's gradient norm in `norm` (from [`grad_norm`]) is not finite.
 pub fn ema(
@@ -200,10 +219,8 @@ pub fn ema(
     assert!(count % 4 == 0, "the average works on vec4s");
     assert!(ema.len() >= count && weights.len() >= count && norm.len() >= NORM_SLOTS);
     let p = EmaParams {
-        count: u(count),
-        norm_index: u(NORM_PARTIALS),
         decay,
-        _pad: 0,
+        ..EmaParams::for_step(count, decay, u32::MAX)
     };
     ctx.dispatch(
         &EMA,

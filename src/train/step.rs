@@ -9,7 +9,9 @@ use crate::config::{AdamConfig, Preprocess};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::loss::{self, LossBuffers};
-use crate::kernels::optimizer::{self, AdamParams, NormFaults, NORM_PARTIALS, NORM_SLOTS};
+use crate::kernels::optimizer::{
+    self, AdamParams, EmaParams, NormFaults, NORM_PARTIALS, NORM_SLOTS,
+};
 use crate::kernels::transform::{self, DequantizeParams};
 use crate::model::backprop::Backprop;
 use crate::model::workspace::Workspace;
@@ -28,6 +30,7 @@ pub struct Readback {
 /// The moving average of the weights and a place to keep the raw weights while the average
 /// is evaluated in their stead.
 struct Ema {
+    decay: f32,
     weights: GpuTensor,
     backup: GpuTensor,
     update: Dispatch,
@@ -148,7 +151,8 @@ impl TrainStep {
         })
     }
 
-    /// This step with a moving average of the weights (decay `decay`) updated after every
+    /// This step with a moving average of the weights (decay `decay`, warmed up as
+    /// [`optimizer::ema_decay_at`] says) updated after every
     /// Adam step, starting from the flow's current weights.
     pub fn with_ema(mut self, flow: &Flow, decay: f32) -> Result<Self> {
         let ctx = flow.context().as_ref();
@@ -161,6 +165,7 @@ impl TrainStep {
         copy(ctx, params, &weights);
         let update = optimizer::ema(ctx, self.param_count, decay, &weights, params, &self.norm)?;
         self.ema = Some(Ema {
+            decay,
             weights,
             backup,
             update,
@@ -251,6 +256,10 @@ impl TrainStep {
             ctx,
             &AdamParams::for_step(&self.adam_cfg, self.param_count, t, lr),
         );
+        if let Some(e) = &self.ema {
+            e.update
+                .set_params(ctx, &EmaParams::for_step(self.param_count, e.decay, t));
+        }
     }
 
     /// The step's dispatches in order, as one submit records them (the bench counts them,
