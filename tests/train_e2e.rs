@@ -344,3 +344,12 @@ fn a_weight_average_is_validated_saved_as_best_and_resumed_exactly() {
     };
     assert_eq!(avg("ema-straight"), avg("ema-resumed"));
 }
+
+#[test]
+fn the_weight_average_warms_up_to_its_decay() {
+    use flowgpu::kernels::optimizer::ema_decay_at;
+    assert_eq!(ema_decay_at(0.999, 1), 2.0 / 11.0);
+    assert!(ema_decay_at(0.999, 100) < 0.92);
+    assert_eq!(ema_decay_at(0.999, 100_000), 0.999);
+    assert_eq!(ema_decay_at(0.5, 3), 0.5);
+}
