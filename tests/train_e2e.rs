@@ -351,5 +351,6 @@ fn the_weight_average_warms_up_to_its_decay() {
     assert_eq!(ema_decay_at(0.999, 1), 2.0 / 11.0);
     assert!(ema_decay_at(0.999, 100) < 0.92);
     assert_eq!(ema_decay_at(0.999, 100_000), 0.999);
-    assert_eq!(ema_decay_at(0.5, 3), 0.5);
+    assert_eq!(ema_decay_at(0.5, 3), 4.0 / 13.0);
+    assert_eq!(ema_decay_at(0.5, 20), 0.5);
 }
