@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flowgpu::data::DatasetName;
-use flowgpu::judge::{JudgeFigures, JudgeInfo, JudgedSet};
+use flowgpu::judge::{JudgeFigures, JudgeInfo, JudgeTable, JudgedSet};
 use flowgpu::report::discuss_judge;
-use flowgpu::report::judged::JudgeSection;
 use flowgpu::report::{
     base64_encode, discuss, discuss_temperature, grid_pixel_size, pixels_to_unit, plot_curves,
     read_metrics_csv, write_png, write_report, Figure, FigureSection, Grid, MetricKind, MetricRow,
@@ -855,8 +854,8 @@ fn judged(label: &str, temperature: Option<f32>, digit_like: f64) -> JudgedSet {
     }
 }
 
-fn judge_section(cold: f64) -> JudgeSection {
-    JudgeSection {
+fn judge_section(cold: f64) -> JudgeTable {
+    JudgeTable {
         judge: JudgeInfo {
             dataset: DatasetName::Mnist,
             version: 1,

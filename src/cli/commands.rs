@@ -219,7 +219,7 @@ pub fn load_checkpoint(ctx: Arc<GpuContext>, path: &Path) -> Result<Loaded> {
 
 pub fn test_set(opts: &TrainOptions) -> Result<ImageSet> {
     let dir = opts.data_dir();
-    fetch_missing(opts, &dir, &mut log)?;
+    fetch_missing(opts.dataset, &dir, &mut log)?;
     let test = data::load_splits(opts.dataset, &dir)?.test;
     Ok(match opts.test_limit {
         Some(n) => test.take(n),

@@ -11,10 +11,9 @@ use std::sync::Arc;
 
 use crate::checkpoint;
 use crate::cli::commands::{load_checkpoint, test_set, Loaded};
-use crate::cli::judge::JudgeReport;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::judge::{Judge, DEFAULT_IMAGES};
+use crate::judge::{Judge, JudgeTable, DEFAULT_IMAGES};
 use crate::train::evaluate::evaluate;
 use crate::train::gpu_data::GpuImages;
 use crate::train::run::TEST_SEED;
@@ -61,32 +60,25 @@ const PAGE_SEED: u32 = 1;
 
 /// The sample judge's figures for 1,000 samples at each of the page's temperatures, with
 /// the page's default seed (so its first grid is the first 64 of them).
-fn judge_for_page(l: &Loaded) -> Result<JudgeReport> {
-    let ctx = l.flow.context();
-    let judge = Judge::open(ctx, l.opts.dataset, &l.opts.data_dir(), &mut |m| {
-        eprintln!("{m}")
-    })?;
-    let pre = l.opts.preprocess();
-    let n = DEFAULT_IMAGES;
-    let mut sets = vec![
-        judge.real_images(n, PAGE_SEED as u64)?,
-        judge.untrained_flow(&l.flow, pre, n, PAGE_SEED as u64)?,
-    ];
-    for i in 0..PAGE_TEMPERATURES {
-        let t = (i as f32 * 0.05 * 100.0).round() / 100.0;
-        sets.push(judge.flow_samples(
-            &format!("samples, T = {t:.2}"),
-            &l.flow,
-            pre,
-            n,
-            t,
-            PAGE_SEED,
-        )?);
-    }
-    Ok(JudgeReport {
-        judge: judge.info.clone(),
-        sets,
-    })
+fn judge_for_page(l: &Loaded) -> Result<JudgeTable> {
+    let mut log = |m: &str| eprintln!("{m}");
+    let judge = Judge::open(
+        l.flow.context(),
+        l.opts.dataset,
+        &l.opts.data_dir(),
+        &mut log,
+    )?;
+    let temperatures: Vec<f32> = (0..PAGE_TEMPERATURES)
+        .map(|i| (i as f32 * 5.0).round() / 100.0)
+        .collect();
+    judge.flow_table(
+        &l.flow,
+        l.opts.preprocess(),
+        DEFAULT_IMAGES,
+        &temperatures,
+        PAGE_SEED,
+        &mut |_| {},
+    )
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

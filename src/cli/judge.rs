@@ -2,10 +2,8 @@
 //! several temperatures, and for image files, always with the two reference lines (real
 //! test images, an untrained flow's samples).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-
-use serde::Serialize;
 
 use crate::cli::commands::load_checkpoint;
 use crate::cli::value_checks::{temperature, usize_in};
@@ -13,8 +11,9 @@ use crate::data::{self, DatasetName};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::judge::{
-    image_files, markdown_table, Judge, JudgeInfo, JudgedSet, DEFAULT_IMAGES, DEFAULT_TEMPERATURES,
+    image_files, markdown_table, Judge, JudgeTable, DEFAULT_IMAGES, DEFAULT_TEMPERATURES,
 };
+use crate::train::start::fetch_missing;
 
 /// What to judge and how many samples (`flowgpu judge`'s flags).
 #[derive(Clone, Debug, clap::Args)]
@@ -35,7 +34,7 @@ pub struct JudgeArgs {
     /// The judge for --images without a checkpoint: mnist or fashion-mnist.
     #[arg(long, default_value = "mnist")]
     pub dataset: DatasetName,
-    /// Where that data set is (default data/<dataset>); the judge is cached there.
+    /// Where that data set is (default `data/<dataset>`); the judge is cached there.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// The JSON to write (default: judge.json beside the checkpoint).
@@ -43,29 +42,12 @@ pub struct JudgeArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The judge's verdict as `judge.json` holds it.
-#[derive(Clone, Debug, Serialize)]
-pub struct JudgeReport {
-    pub judge: JudgeInfo,
-    pub sets: Vec<JudgedSet>,
-}
-
 fn log(msg: &str) {
     eprintln!("{msg}");
 }
 
-fn ensure_data(dataset: DatasetName, dir: &Path) -> Result<()> {
-    #[cfg(feature = "fetch")]
-    return data::ensure_dataset(dataset, dir, &mut log);
-    #[cfg(not(feature = "fetch"))]
-    {
-        let _ = (dataset, dir);
-        Ok(())
-    }
-}
-
 /// Judges what `args` names, prints the table and writes the JSON.
-pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeReport> {
+pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeTable> {
     if args.checkpoint.is_none() && args.images.is_empty() {
         return Err(Error::Config(
             "nothing to judge: give a checkpoint, image files, or both".into(),
@@ -90,21 +72,24 @@ pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeReport> 
                 .unwrap_or_else(|| data::default_data_dir(args.dataset)),
         ),
     };
-    ensure_data(dataset, &dir)?;
+    fetch_missing(dataset, &dir, &mut log)?;
     let judge = Judge::open(&ctx, dataset, &dir, &mut log)?;
     let n = args.samples;
-    let mut sets = vec![judge.real_images(n, args.seed as u64)?];
-    if let Some(l) = &loaded {
-        let pre = l.opts.preprocess();
-        sets.push(judge.untrained_flow(&l.flow, pre, n, args.seed as u64)?);
-        for &t in &args.temperatures {
-            let label = format!("samples, T = {t:?}");
-            log(&format!("judging {n} samples at T = {t:?} ..."));
-            sets.push(judge.flow_samples(&label, &l.flow, pre, n, t, args.seed)?);
-        }
-    }
+    let mut table = match &loaded {
+        Some(l) => judge.flow_table(
+            &l.flow,
+            l.opts.preprocess(),
+            n,
+            &args.temperatures,
+            args.seed,
+            &mut log,
+        )?,
+        None => judge.table(vec![judge.real_images(n, args.seed as u64)?]),
+    };
     for (path, pixels) in files {
-        sets.push(judge.judge(&path.display().to_string(), None, &pixels)?);
+        table
+            .sets
+            .push(judge.judge(&path.display().to_string(), None, &pixels)?);
     }
     println!(
         "sample judge ({}, v{}): {:.2}% of the {} test set right; digit-like: the top class is a digit with probability >= 0.9",
@@ -113,11 +98,7 @@ pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeReport> 
         100.0 * judge.info.test_accuracy,
         dataset.title()
     );
-    print!("{}", markdown_table(&sets));
-    let report = JudgeReport {
-        judge: judge.info.clone(),
-        sets,
-    };
+    print!("{}", markdown_table(&table.sets));
     let out = args.out.clone().or_else(|| {
         args.checkpoint
             .as_ref()
@@ -125,9 +106,9 @@ pub fn run_judge(ctx: Arc<GpuContext>, args: &JudgeArgs) -> Result<JudgeReport> 
     });
     if let Some(out) = out {
         let json =
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Report(e.to_string()))?;
+            serde_json::to_string_pretty(&table).map_err(|e| Error::Report(e.to_string()))?;
         crate::atomic_write::write_atomic(&out, json.as_bytes())?;
         println!("wrote {}", out.display());
     }
-    Ok(report)
+    Ok(table)
 }

@@ -196,6 +196,29 @@ impl Verdicts {
         self.probs.is_empty()
     }
 
+    /// The share of the images whose most probable class is `labels`' (one per image).
+    pub fn accuracy(&self, labels: &[u8]) -> f64 {
+        let right = self
+            .labels()
+            .iter()
+            .zip(labels)
+            .filter(|(&a, &b)| a == b as usize)
+            .count();
+        right as f64 / labels.len().max(1) as f64
+    }
+
+    /// The share of the images whose most probable class is a digit with probability >=
+    /// [`CONFIDENT`](crate::judge::CONFIDENT).
+    pub fn digit_like(&self) -> f64 {
+        let confident = self
+            .probs
+            .chunks(CLASSES)
+            .zip(self.labels())
+            .filter(|(p, c)| *c < DIGITS && p[*c] >= crate::judge::CONFIDENT)
+            .count();
+        confident as f64 / self.len().max(1) as f64
+    }
+
     /// Each image's most probable class.
     pub fn labels(&self) -> Vec<usize> {
         self.probs
@@ -266,16 +289,9 @@ impl Classifier {
         Ok(Verdicts { probs, features })
     }
 
-    /// The share of `set` the classifier labels correctly.
+    /// The share of `pixels`' images the classifier labels as `labels` says.
     pub fn accuracy(&self, pixels: &[u8], labels: &[u8]) -> Result<f64> {
-        let v = self.classify(pixels)?;
-        let right = v
-            .labels()
-            .iter()
-            .zip(labels)
-            .filter(|(&a, &b)| a == b as usize)
-            .count();
-        Ok(right as f64 / labels.len().max(1) as f64)
+        Ok(self.classify(pixels)?.accuracy(labels))
     }
 
     pub fn layout(&self) -> &ClassifierLayout {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::classifier::{Verdicts, CLASSES, DIGITS, FEATURES};
+use crate::judge::classifier::{Verdicts, DIGITS, FEATURES};
 use crate::judge::frechet::{frechet_distance, FeatureStats};
 
 /// Top class probability from which an image counts as digit-like.
@@ -33,16 +33,9 @@ impl JudgeFigures {
     /// Of `verdicts`, against the test set's feature statistics (`reference`).
     pub fn of(verdicts: &Verdicts, reference: &FeatureStats) -> Self {
         let n = verdicts.len();
-        let labels = verdicts.labels();
-        let confident = verdicts
-            .probs
-            .chunks(CLASSES)
-            .zip(&labels)
-            .filter(|(p, &c)| c < DIGITS && p[c] >= CONFIDENT)
-            .count();
         let mut histogram = [0usize; DIGITS];
         let mut not_digit = 0;
-        for c in labels {
+        for c in verdicts.labels() {
             match histogram.get_mut(c) {
                 Some(h) => *h += 1,
                 None => not_digit += 1,
@@ -55,7 +48,7 @@ impl JudgeFigures {
         };
         Self {
             images: n,
-            digit_like: confident as f64 / n.max(1) as f64,
+            digit_like: verdicts.digit_like(),
             histogram,
             not_digit,
             class_entropy_bits: entropy_bits(&histogram),

@@ -16,6 +16,7 @@ pub mod figures;
 pub mod frechet;
 pub mod image_files;
 pub mod negatives;
+pub mod table;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use cache::{JudgeInfo, JUDGE_VERSION};
 use classifier::{Classifier, FEATURES, WIDTHS};
 pub use figures::{markdown_table, JudgeFigures, JudgedSet, CONFIDENT};
 use frechet::FeatureStats;
+pub use table::JudgeTable;
 
 /// Images per set a judge table uses unless told otherwise.
 pub const DEFAULT_IMAGES: usize = 1000;
@@ -64,8 +66,8 @@ impl Judge {
     ) -> Result<Self> {
         let splits = load_splits(dataset, data_dir)?;
         let path = cache::cache_path(data_dir);
-        let (classifier, info) = match cache::load(&path, dataset)? {
-            Some((layers, info)) => (Classifier::new(ctx.clone(), &layers)?, info),
+        let (classifier, info, test_verdicts) = match cache::load(&path, dataset)? {
+            Some((layers, info)) => (Classifier::new(ctx.clone(), &layers)?, info, None),
             None => {
                 log(&format!(
                     "training the sample judge on the {} training images and {NOT_DIGITS} \
@@ -83,12 +85,8 @@ impl Judge {
                     dataset,
                     version: JUDGE_VERSION,
                     widths: WIDTHS.to_vec(),
-                    test_accuracy: accuracy(&test.labels(), &splits.test.labels),
-                    test_digit_like: JudgeFigures::of(
-                        &test,
-                        &FeatureStats::of(&test.features, FEATURES),
-                    )
-                    .digit_like,
+                    test_accuracy: test.accuracy(&splits.test.labels),
+                    test_digit_like: test.digit_like(),
                     epochs: opts.epochs,
                     train_seconds,
                     adapter: ctx.describe(),
@@ -102,10 +100,14 @@ impl Judge {
                 if let Err(e) = cache::save(&path, &c.read_layers()?, &info) {
                     log(&format!("warning: the judge was not cached ({e}); it will be trained again next time"));
                 }
-                (c, info)
+                (c, info, Some(test))
             }
         };
-        let test_verdicts = classifier.classify(&splits.test.images)?;
+        // The test set's features, once: the reference every Fréchet distance is taken to.
+        let test_verdicts = match test_verdicts {
+            Some(v) => v,
+            None => classifier.classify(&splits.test.images)?,
+        };
         let reference = FeatureStats::of(&test_verdicts.features, FEATURES);
         Ok(Self {
             classifier,
@@ -177,6 +179,41 @@ impl Judge {
         self.flow_samples("untrained flow, T = 1.0", &fresh, pre, n, 1.0, seed as u32)
     }
 
+    /// The table for `flow`: the two reference lines, then `n` samples at each of
+    /// `temperatures`, all drawn with `seed` (a figure drawn with the same seed shows the
+    /// first of them).
+    pub fn flow_table(
+        &self,
+        flow: &Flow,
+        pre: Preprocess,
+        n: usize,
+        temperatures: &[f32],
+        seed: u32,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<JudgeTable> {
+        let mut table = self.table(vec![
+            self.real_images(n, seed as u64)?,
+            self.untrained_flow(flow, pre, n, seed as u64)?,
+        ]);
+        for &t in temperatures {
+            log(&format!("judging {n} samples at T = {t:?} ..."));
+            let label = format!("samples, T = {t:?}");
+            table
+                .sets
+                .push(self.flow_samples(&label, flow, pre, n, t, seed)?);
+        }
+        Ok(table)
+    }
+
+    /// A table of `sets` by this judge.
+    pub fn table(&self, sets: Vec<JudgedSet>) -> JudgeTable {
+        JudgeTable {
+            judge: self.info.clone(),
+            cache: self.path.display().to_string(),
+            sets,
+        }
+    }
+
     pub fn classifier(&self) -> &Classifier {
         &self.classifier
     }
@@ -211,13 +248,4 @@ pub fn sample_pixels(
     let x = flow.sample(n, temperature, seed)?;
     let unit = flow.context().read(&flow.to_pixels(&x, pre)?)?;
     Ok(unit.iter().map(|&v| unit_to_pixel(v)).collect())
-}
-
-fn accuracy(predicted: &[usize], labels: &[u8]) -> f64 {
-    let right = predicted
-        .iter()
-        .zip(labels)
-        .filter(|(&p, &l)| p == l as usize)
-        .count();
-    right as f64 / labels.len().max(1) as f64
 }

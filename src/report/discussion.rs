@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::document::SampleSaturation;
-use super::judged::JudgeSection;
 use super::metrics::{MetricKind, MetricRow};
 use super::text::fmt_epoch;
+use crate::judge::JudgeTable;
 use crate::judge::JudgedSet;
 use crate::train::evaluate::Likelihood;
 
@@ -388,7 +388,7 @@ pub const SAME_DIGIT_LIKE: f64 = 0.02;
 /// What the sample judge says of the samples: the digit-like share at the warmest
 /// temperature against the two reference lines, how the coldest compares, and the class
 /// spread and FID; `None` without a samples line.
-pub fn discuss_judge(j: &JudgeSection) -> Option<String> {
+pub fn discuss_judge(j: &JudgeTable) -> Option<String> {
     let mut lines: Vec<&JudgedSet> = j.sets.iter().filter(|s| j.at_line(s)).collect();
     let temp = |s: &JudgedSet| s.temperature.unwrap_or(f32::NAN);
     lines.sort_by(|a, b| temp(b).total_cmp(&temp(a)));

@@ -10,13 +10,13 @@ use std::path::{Component, Path, PathBuf};
 
 use super::discussion::{discuss, discuss_judge, discuss_temperature, per_epoch};
 use super::html::render_html;
-use super::judged::JudgeSection;
 use super::markdown::render_markdown;
 use super::metrics::{MetricKind, MetricRow};
 use super::notebook::{render_notebook, NotebookCheck};
 use super::text::{fmt_duration, fmt_epoch};
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
+use crate::judge::JudgeTable;
 use crate::train::evaluate::Likelihood;
 
 /// The report section a figure belongs in.
@@ -121,7 +121,7 @@ pub struct ReportInputs {
     /// Sample cleanliness per temperature, compared in the discussion.
     pub samples: Vec<SampleSaturation>,
     /// The sample judge's figures, or why it could not run; `None` when not asked for.
-    pub judge: Option<std::result::Result<JudgeSection, String>>,
+    pub judge: Option<std::result::Result<JudgeTable, String>>,
     /// What `report.ipynb`'s code cells recompute; `None`: `best.safetensors` and
     /// `data/mnist`, with no flowgpu figure to compare.
     pub notebook: Option<NotebookCheck>,
@@ -266,7 +266,7 @@ fn build_blocks(inputs: &ReportInputs) -> Vec<Block> {
 }
 
 /// The judge's table under the sample figures, with what it is and how far to trust it.
-fn judge_blocks(judge: Option<&std::result::Result<JudgeSection, String>>) -> Vec<Block> {
+fn judge_blocks(judge: Option<&std::result::Result<JudgeTable, String>>) -> Vec<Block> {
     let j = match judge {
         None => return Vec::new(),
         Some(Err(why)) => {

@@ -3,48 +3,11 @@
 //! sample sentences, and in `summary.json` / `judge.json`.
 
 use std::path::Path;
-use std::sync::Arc;
-
-use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::judge::{Judge, JudgeInfo, JudgedSet, DEFAULT_IMAGES};
+use crate::judge::{Judge, JudgeTable, DEFAULT_IMAGES};
 use crate::model::Flow;
 use crate::train::run::TrainOptions;
-
-/// What the judge said of a run's samples.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct JudgeSection {
-    pub judge: JudgeInfo,
-    /// Where the judge is cached (for the report's sentence on it).
-    pub cache: String,
-    /// Real test images, the untrained flow, then one line per temperature.
-    pub sets: Vec<JudgedSet>,
-}
-
-impl JudgeSection {
-    /// The samples' line at temperature `t`.
-    pub fn at(&self, t: f32) -> Option<&JudgedSet> {
-        self.sets
-            .iter()
-            .find(|s| self.at_line(s) && s.temperature == Some(t))
-    }
-
-    /// Whether `s` is a line of the run's own samples (not a reference line).
-    pub fn at_line(&self, s: &JudgedSet) -> bool {
-        s.temperature.is_some() && !s.label.starts_with("untrained")
-    }
-
-    /// The real test images' line.
-    pub fn real(&self) -> Option<&JudgedSet> {
-        self.sets.iter().find(|s| s.label.starts_with("real"))
-    }
-
-    /// The untrained flow's line.
-    pub fn untrained(&self) -> Option<&JudgedSet> {
-        self.sets.iter().find(|s| s.label.starts_with("untrained"))
-    }
-}
 
 /// Judges `DEFAULT_IMAGES` samples of `flow` at each of `temperatures` (seed `seed`, so the
 /// report's 64-sample grids are the first 64 of them), with the reference lines.
@@ -54,28 +17,15 @@ pub fn judge_run(
     temperatures: &[f32],
     seed: u32,
     log: &mut dyn FnMut(&str),
-) -> Result<JudgeSection> {
-    let ctx: &Arc<_> = flow.context();
-    let judge = Judge::open(ctx, opts.dataset, &opts.data_dir(), log)?;
+) -> Result<JudgeTable> {
+    let judge = Judge::open(flow.context(), opts.dataset, &opts.data_dir(), log)?;
     let pre = opts.preprocess();
-    let n = DEFAULT_IMAGES;
-    let mut sets = vec![
-        judge.real_images(n, seed as u64)?,
-        judge.untrained_flow(flow, pre, n, seed as u64)?,
-    ];
-    for &t in temperatures {
-        sets.push(judge.flow_samples(&format!("samples, T = {t:?}"), flow, pre, n, t, seed)?);
-    }
-    Ok(JudgeSection {
-        judge: judge.info.clone(),
-        cache: judge.path.display().to_string(),
-        sets,
-    })
+    judge.flow_table(flow, pre, DEFAULT_IMAGES, temperatures, seed, log)
 }
 
 /// Adds the section to the run's `summary.json` (under `"judge"`, when the file exists)
 /// and writes it alone as `judge.json`.
-pub fn record(run_dir: &Path, section: &JudgeSection) -> Result<()> {
+pub fn record(run_dir: &Path, section: &JudgeTable) -> Result<()> {
     let value = serde_json::to_value(section).map_err(|e| Error::Report(e.to_string()))?;
     let pretty = |v: &serde_json::Value| {
         serde_json::to_string_pretty(v).map_err(|e| Error::Report(e.to_string()))

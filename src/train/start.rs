@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::data::{self, ImageSet, Splits};
+use crate::data::{self, DatasetName, ImageSet, Splits};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::model::params::FlowParams;
@@ -18,19 +18,19 @@ fn limit(set: ImageSet, n: Option<usize>) -> ImageSet {
     }
 }
 
-/// Fetches the files of the options' dataset that are missing from `dir`, with the `fetch`
+/// Fetches the files of `dataset` that are missing from `dir`, with the `fetch`
 /// feature; without it they are left for [`data::load_splits`] to report, with the commands
 /// that fetch them.
 pub(crate) fn fetch_missing(
-    opts: &TrainOptions,
+    dataset: DatasetName,
     dir: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
     #[cfg(feature = "fetch")]
-    return data::ensure_dataset(opts.dataset, dir, log);
+    return data::ensure_dataset(dataset, dir, log);
     #[cfg(not(feature = "fetch"))]
     {
-        let _ = (opts, dir, log);
+        let _ = (dataset, dir, log);
         Ok(())
     }
 }
@@ -38,7 +38,7 @@ pub(crate) fn fetch_missing(
 /// Loads (fetching if needed) and trims the splits.
 pub fn load_data(opts: &TrainOptions, log: &mut dyn FnMut(&str)) -> Result<Splits> {
     let dir = opts.data_dir();
-    fetch_missing(opts, &dir, log)?;
+    fetch_missing(opts.dataset, &dir, log)?;
     let s = data::load_splits(opts.dataset, &dir)?;
     let dim = s.train.dim();
     if dim != opts.flow.dim {
