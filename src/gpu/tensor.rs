@@ -187,6 +187,24 @@ impl GpuContext {
         self.write(t, bytemuck::cast_slice(data))
     }
 
+    /// `dst = src` on the device (same length), queued as a submit of its own.
+    pub fn copy(&self, src: &GpuTensor, dst: &GpuTensor) {
+        assert_eq!(src.len, dst.len, "copy between tensors of one length");
+        let mut encoder = self
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("copy"),
+            });
+        encoder.copy_buffer_to_buffer(
+            &src.buffer,
+            src.byte_offset(),
+            &dst.buffer,
+            dst.byte_offset(),
+            (src.len * 4) as u64,
+        );
+        self.queue().submit(Some(encoder.finish()));
+    }
+
     /// Reads tensors back to the host in one submit and one wait, through one staging
     /// buffer that is kept and grown as needed. Blocks until the device is done; on the web,
     /// where nothing may block, use [`GpuContext::read_many_async`].

@@ -195,14 +195,19 @@ pub fn ema_decay_at(decay: f32, t: u32) -> f32 {
 }
 
 impl EmaParams {
-    /// The uniform values of step `t` for `count` weights.
-    pub fn for_step(count: usize, decay: f32, t: u32) -> Self {
+    /// The uniform values for `count` weights at decay `decay`.
+    pub fn new(count: usize, decay: f32) -> Self {
         Self {
             count: u(count),
             norm_index: u(NORM_PARTIALS),
-            decay: ema_decay_at(decay, t),
+            decay,
             _pad: 0,
         }
+    }
+
+    /// The uniform values of step `t` for a target `decay` ([`ema_decay_at`]).
+    pub fn for_step(count: usize, decay: f32, t: u32) -> Self {
+        Self::new(count, ema_decay_at(decay, t))
     }
 }
 
@@ -218,14 +223,10 @@ pub fn ema(
 ) -> Result<Dispatch> {
     assert!(count % 4 == 0, "the average works on vec4s");
     assert!(ema.len() >= count && weights.len() >= count && norm.len() >= NORM_SLOTS);
-    let p = EmaParams {
-        decay,
-        ..EmaParams::for_step(count, decay, u32::MAX)
-    };
     ctx.dispatch(
         &EMA,
         &[],
-        &p,
+        &EmaParams::new(count, decay),
         &[ema, weights, norm],
         groups_for(count / 4, ctx.tiles().elementwise_wg),
     )

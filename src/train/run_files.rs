@@ -12,6 +12,7 @@ use crate::model::Flow;
 use crate::train::options::{describe_model, TrainOptions};
 use crate::train::run::{TrainOutcome, TrainState};
 use crate::train::step::TrainStep;
+use crate::FlowParams;
 
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
@@ -112,19 +113,7 @@ pub(crate) fn save_checkpoint(
     state: &TrainState,
 ) -> Result<()> {
     let ctx = flow.context();
-    let params = flow.read_params()?;
-    // Never replace a good checkpoint with a broken model (Adam skips non-finite updates,
-    // so this is a last guard).
-    if let Some((name, _, _)) = params
-        .named_tensors()
-        .into_iter()
-        .find(|(_, _, v)| v.iter().any(|x| !x.is_finite()))
-    {
-        return Err(Error::Checkpoint(format!(
-            "not saving {}: tensor '{name}' holds non-finite values; the previous checkpoint is kept",
-            path.display()
-        )));
-    }
+    let params = finite_params(flow, path)?;
     let (m, v) = step.read_moments(ctx)?;
     let (m, v) = (flow.layout().unpack(&m), flow.layout().unpack(&v));
     let ema = step
@@ -147,18 +136,26 @@ pub(crate) fn save_weights(
     opts: &TrainOptions,
     state: &TrainState,
 ) -> Result<()> {
+    let params = finite_params(flow, path)?;
+    checkpoint::save(path, &params, None, &meta(opts, state)?)
+}
+
+/// The flow's weights, or an error when any is not finite: a good checkpoint at `path` is
+/// never replaced with a broken model (Adam skips non-finite updates, so this is a last
+/// guard).
+fn finite_params(flow: &Flow, path: &Path) -> Result<FlowParams> {
     let params = flow.read_params()?;
-    if params
+    if let Some((name, _, _)) = params
         .named_tensors()
-        .iter()
-        .any(|(_, _, v)| v.iter().any(|x| !x.is_finite()))
+        .into_iter()
+        .find(|(_, _, v)| v.iter().any(|x| !x.is_finite()))
     {
         return Err(Error::Checkpoint(format!(
-            "not saving {}: the weights hold non-finite values; the previous checkpoint is kept",
+            "not saving {}: tensor '{name}' holds non-finite values; the previous checkpoint is kept",
             path.display()
         )));
     }
-    checkpoint::save(path, &params, None, &meta(opts, state)?)
+    Ok(params)
 }
 
 pub(crate) fn write_summary(

@@ -162,7 +162,7 @@ impl TrainStep {
             &[self.param_count],
             "weights while the average is evaluated",
         )?;
-        copy(ctx, params, &weights);
+        ctx.copy(params, &weights);
         let update = optimizer::ema(ctx, self.param_count, decay, &weights, params, &self.norm)?;
         self.ema = Some(Ema {
             decay,
@@ -183,15 +183,15 @@ impl TrainStep {
     pub fn swap_in_average(&self, flow: &Flow) {
         if let Some(e) = &self.ema {
             let ctx = flow.context().as_ref();
-            copy(ctx, flow.params_tensor(), &e.backup);
-            copy(ctx, &e.weights, flow.params_tensor());
+            ctx.copy(flow.params_tensor(), &e.backup);
+            ctx.copy(&e.weights, flow.params_tensor());
         }
     }
 
     /// The flow's own weights back after [`TrainStep::swap_in_average`].
     pub fn restore_weights(&self, flow: &Flow) {
         if let Some(e) = &self.ema {
-            copy(flow.context().as_ref(), &e.backup, flow.params_tensor());
+            flow.context().copy(&e.backup, flow.params_tensor());
         }
     }
 
@@ -343,21 +343,4 @@ impl TrainStep {
     pub fn gradients(&self) -> &GpuTensor {
         &self.backprop.grads
     }
-}
-
-/// `dst = src` on the GPU (same length), queued as its own submit.
-fn copy(ctx: &GpuContext, src: &GpuTensor, dst: &GpuTensor) {
-    let mut encoder = ctx
-        .device()
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("copy"),
-        });
-    encoder.copy_buffer_to_buffer(
-        src.buffer(),
-        src.byte_offset(),
-        dst.buffer(),
-        dst.byte_offset(),
-        (src.len().min(dst.len()) * 4) as u64,
-    );
-    ctx.queue().submit(Some(encoder.finish()));
 }
