@@ -526,6 +526,7 @@ fn main() {
     let ctx = GpuContext::from_env().expect("a GPU adapter (install mesa-vulkan-drivers)");
     println!("adapter: {}", ctx.describe());
     println!("tiles: {:?}", ctx.tiles());
+    println!("matmul kernels: {}", ctx.matmul().defaults().describe());
     println!("load average at start: {}", load_average());
     let jiffies_at_start = cpu_jiffies();
     let target = if quick { 0.25 } else { 0.5 };

@@ -16,7 +16,7 @@ fn every_fixture_passes_natively() {
     for ctx in contexts() {
         let reports = pollster::block_on(runner::run_all(ctx, &all));
         for r in &reports {
-            eprintln!("{:?}: {}", ctx.tiles().matmul_variants, r.line());
+            eprintln!("{:?}: {}", ctx.matmul().defaults(), r.line());
         }
         let failed: Vec<String> = reports
             .iter()

@@ -3,7 +3,7 @@
 //! coupling_inverse`). The cases are the conformance fixtures (`conformance::fixtures`:
 //! shapes off every tile, the CPU reference's outputs, the bounds defined once there), run
 //! through the same runner the browser uses. A matmul case runs once per variant of its
-//! kind; every other case once per tile configuration of `TileConfig::TEST_VARIANTS`. A
+//! kind; every other case once per tile configuration of `KernelConfig::TEST_CONFIGS`. A
 //! variant this adapter cannot run is reported as ignored, with the reason as its kind.
 
 mod common;
@@ -11,7 +11,8 @@ mod common;
 use std::sync::Arc;
 
 use flowgpu::conformance::{fixtures, runner, Fixture, Op};
-use flowgpu::gpu::{GpuContext, MatmulChoice, MatmulVariant};
+use flowgpu::gpu::GpuContext;
+use flowgpu::kernels::matmul::{MatmulChoice, MatmulVariant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// A test-name fragment: lower case, runs of anything but letters and digits as one `_`.
@@ -29,7 +30,7 @@ fn ident(s: &str) -> String {
 
 /// The case's name, starting with the kernels it checks: a fixture named
 /// `what (tag): k1, k2 (detail), ...` over a flow is named after the kernels it lists
-/// (the gather and matmul stages have cases of their own), then its tag and shape:
+/// (the matmul stages have cases of their own), then its tag and shape:
 /// `coupling_inverse_affine_halves_b37_d50`. Other fixtures start with their kernel's name.
 fn case_name(f: &Fixture) -> String {
     let Some((what, kernels)) = f.name.split_once(':') else {
@@ -77,7 +78,7 @@ fn variant_name(v: MatmulVariant) -> &'static str {
     }
 }
 
-/// Names of the tile configurations of `TileConfig::TEST_VARIANTS`, in order.
+/// Names of the tile configurations of `KernelConfig::TEST_CONFIGS`, in order.
 const CONFIGS: [&str; 5] = ["software", "hardware", "tiled_small", "split_k", "subgroup"];
 
 fn run(ctx: &Arc<GpuContext>, f: &Fixture, choice: Option<MatmulChoice>) -> Result<(), Failed> {

@@ -582,3 +582,18 @@ fn adam_clips_by_the_global_norm() {
     assert!((f64::from(p.scales[0][0]) + 0.01).abs() < 1e-7);
     assert!(close(m.scales[0][0], 0.25) && close(v.scales[0][0], 0.0625));
 }
+
+/// The reference's Gaussian draws (the oracle of the `gaussian` kernel's cases) have the
+/// mean and spread asked for.
+#[test]
+fn gaussian_draws_have_the_asked_moments() {
+    let n = 5000;
+    let want = flowgpu::reference::preprocess::gaussian(n, 77, 0.7);
+    let mean = want.iter().sum::<f64>() / n as f64;
+    let var = want.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+    assert!(
+        mean.abs() < 0.05 && (var.sqrt() - 0.7).abs() < 0.03,
+        "mean {mean}, std {}",
+        var.sqrt()
+    );
+}

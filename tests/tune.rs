@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use flowgpu::config::{AdamConfig, FlowConfig, Preprocess};
 use flowgpu::data::ImageSet;
-use flowgpu::gpu::{AdapterChoice, GpuContext, MatmulVariant, MatmulVariants, TileConfig};
+use flowgpu::gpu::{AdapterChoice, GpuContext};
+use flowgpu::kernels::config::KernelConfig;
+use flowgpu::kernels::matmul::{MatmulVariant, MatmulVariants};
 use flowgpu::kernels::tune::{flow_shapes, tune, TuneMode, MIN_GAIN};
 use flowgpu::train::gpu_data::GpuImages;
 use flowgpu::train::step::TrainStep;
@@ -46,7 +48,7 @@ fn tuning_is_cached_per_adapter_and_reused() {
     assert_eq!(first.shapes.len(), shapes.len());
     for s in &first.shapes {
         assert_eq!(
-            ctx.matmul_choice(s.shape),
+            ctx.matmul().choice(s.shape),
             s.choice(),
             "the choice is in force"
         );
@@ -94,12 +96,12 @@ fn tuning_is_cached_per_adapter_and_reused() {
 
 /// Losses of `steps` training steps on a context whose matmuls all use `variants`.
 fn losses(variants: MatmulVariants, steps: u32) -> Option<Vec<f64>> {
-    let tiles = TileConfig {
-        matmul_variants: variants,
-        ..TileConfig::SOFTWARE
+    let config = KernelConfig {
+        matmul: variants,
+        ..KernelConfig::SOFTWARE
     };
-    let ctx = Arc::new(GpuContext::with_tiles(&AdapterChoice::from_env(), tiles).unwrap());
-    if ctx.tiles().matmul_variants != variants {
+    let ctx = Arc::new(GpuContext::with_config(&AdapterChoice::from_env(), config).unwrap());
+    if ctx.matmul().defaults() != variants {
         return None; // the device cannot run them
     }
     let cfg = small_config();

@@ -8,8 +8,8 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::config::{AdamConfig, CouplingKind, FlowConfig, MaskKind, Preprocess};
 use crate::conformance::{Fixture, Metric, Op};
-use crate::gpu::MatmulKind;
 use crate::kernels::matmul::padded;
+use crate::kernels::matmul::MatmulKind;
 use crate::model::layout::ParamLayout;
 use crate::reference::{self as r, preprocess as rp};
 use crate::{FlowParams, Linear};
@@ -102,6 +102,8 @@ pub fn fixtures() -> Vec<Fixture> {
     for (coupling, mask) in [
         (CouplingKind::Affine, MaskKind::Halves),
         (CouplingKind::Additive, MaskKind::Interleaved),
+        (CouplingKind::Additive, MaskKind::Halves),
+        (CouplingKind::Affine, MaskKind::Interleaved),
     ] {
         out.extend(flow_fixtures(small_config(coupling, mask)));
     }
@@ -238,9 +240,16 @@ fn loss_fixture() -> Fixture {
 
 fn matmul_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
-    for (i, &(batch, n_in, n_out)) in [(37, 25, 100), (5, 3, 7), (130, 50, 100), (64, 100, 257)]
-        .iter()
-        .enumerate()
+    // Seeds follow the position, so new shapes go at the end. (37, 100, 50): K > N.
+    for (i, &(batch, n_in, n_out)) in [
+        (37, 25, 100),
+        (5, 3, 7),
+        (130, 50, 100),
+        (64, 100, 257),
+        (37, 100, 50),
+    ]
+    .iter()
+    .enumerate()
     {
         let seed = 100 + 10 * i as u64;
         let lin = linear(n_in, n_out, seed);
@@ -362,19 +371,20 @@ fn transform_fixtures() -> Vec<Fixture> {
             });
         }
     }
-    let n = 1001;
-    out.push(Fixture {
-        name: format!("gaussian {n} draws"),
-        op: Op::Gaussian {
-            count: n,
-            seed: 77,
-            temperature: 0.7,
-        },
-        inputs: BTreeMap::new(),
-        expected: map([("z", f32s(&rp::gaussian(n, 77, 0.7)))]),
-        metric: Metric::MixedMax,
-        bounds: bounds(&["z"], 1e-5),
-    });
+    for n in [1001, 5000] {
+        out.push(Fixture {
+            name: format!("gaussian {n} draws"),
+            op: Op::Gaussian {
+                count: n,
+                seed: 77,
+                temperature: 0.7,
+            },
+            inputs: BTreeMap::new(),
+            expected: map([("z", f32s(&rp::gaussian(n, 77, 0.7)))]),
+            metric: Metric::MixedMax,
+            bounds: bounds(&["z"], 1e-5),
+        });
+    }
     out
 }
 

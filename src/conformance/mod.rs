@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AdamConfig, FlowConfig, Preprocess};
-use crate::gpu::MatmulKind;
+use crate::kernels::matmul::MatmulKind;
 
 /// What a fixture runs. Every kernel of `shaders/` is reached by one of these (the
 /// benchmark probes `peak_*` excepted): see [`fixtures::kernels_covered`].

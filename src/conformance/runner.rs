@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::conformance::{max_mixed_err, rel_norm_err, Check, Fixture, Metric, Op, Report};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, GpuContext, GpuTensor, MatmulChoice, MatmulKind, MatmulVariant};
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::classifier::{
     self, ClassifierInputParams, CrossEntropyBuffers, SoftmaxCrossEntropyParams, CROSS_ENTROPY_SUMS,
 };
 use crate::kernels::loss::{self, LossBuffers};
 use crate::kernels::matmul::{self, padded, Epilogue, Matmul};
+use crate::kernels::matmul::{MatmulChoice, MatmulKind, MatmulVariant};
 use crate::kernels::optimizer::{self, AdamParams, NORM_PARTIALS, NORM_SLOTS};
 use crate::kernels::transform;
 use crate::model::backprop::Backprop;
@@ -158,7 +159,7 @@ async fn compile_the_rest(ctx: &GpuContext, reports: &[Report]) -> Vec<Report> {
         let why = if info.features.contains(wgpu::Features::SUBGROUP) {
             format!(
                 "needs subgroups of {} lanes, this device has {}",
-                crate::gpu::tiles::SUBGROUP_LANES,
+                crate::kernels::matmul::SUBGROUP_LANES,
                 ctx.info().subgroup_min_size
             )
         } else if info.file().starts_with("peak_") {

@@ -1,7 +1,6 @@
 //! The one place that owns the wgpu instance, adapter, device and queue.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::device_errors::DeviceErrors;
@@ -9,7 +8,9 @@ use crate::gpu::kernel::{Kernel, Params};
 use crate::gpu::pipeline::{Pipeline, PipelineCache};
 use crate::gpu::scratch::Scratch;
 use crate::gpu::tensor::GpuTensor;
-use crate::gpu::tiles::{MatmulChoice, MatmulShape, MatmulVariant, TileConfig};
+use crate::gpu::tiles::TileConfig;
+use crate::kernels::config::KernelConfig;
+use crate::kernels::matmul::MatmulPolicy;
 
 /// Which adapter to use. Read from `FLOWGPU_ADAPTER` (or a command-line flag):
 /// `auto` (default: discrete GPU, then integrated, then anything else, then software),
@@ -46,6 +47,11 @@ impl AdapterChoice {
 /// Everything a kernel needs to run: device, queue, the pipelines built so far and the
 /// adapter facts that decide tile sizes and batch limits. `Send + Sync`: one context can
 /// serve several threads.
+///
+/// Its methods are grouped by topic: opening and adapter facts here; buffers in and out in
+/// [`tensor`](crate::gpu::tensor); recording and submitting in
+/// [`dispatch`](crate::gpu::dispatch); [`scratch`](crate::gpu::scratch) memory; error
+/// capture in [`device_errors`](crate::gpu::device_errors).
 pub struct GpuContext {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -54,8 +60,9 @@ pub struct GpuContext {
     /// Optional features the device was opened with (see [`OPTIONAL_FEATURES`]).
     features: wgpu::Features,
     tiles: TileConfig,
-    /// Variants chosen per matmul shape by autotuning; other shapes use the tiles' default.
-    matmul_choices: RwLock<HashMap<MatmulShape, MatmulChoice>>,
+    /// Which matmul kernel each shape uses. Kept here because every recorded matmul asks
+    /// it; what it decides is `kernels::matmul::policy`'s.
+    matmul: MatmulPolicy,
     pipelines: PipelineCache,
     /// A tiny tensor bound where a kernel's optional input is unused (WebGPU forbids binding
     /// one buffer as both read and read-write in a dispatch, so outputs can't stand in).
@@ -167,16 +174,16 @@ impl GpuContext {
         pollster::block_on(Self::new_async(choice, None))
     }
 
-    /// Like [`GpuContext::new`] but with given tile sizes instead of the adapter's default
-    /// (tests run every kernel under several tile variants).
+    /// Like [`GpuContext::new`] but with given workgroup sizes and matmul kernels instead of
+    /// the adapter's defaults (tests run every kernel under several configurations).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn with_tiles(choice: &AdapterChoice, tiles: TileConfig) -> Result<Self> {
-        pollster::block_on(Self::new_async(choice, Some(tiles)))
+    pub fn with_config(choice: &AdapterChoice, config: KernelConfig) -> Result<Self> {
+        pollster::block_on(Self::new_async(choice, Some(config)))
     }
 
     /// Opens the adapter `choice` names (the browser's one adapter on the web) with the
-    /// given tile sizes, or the adapter's default when `None`.
-    pub async fn new_async(choice: &AdapterChoice, tiles: Option<TileConfig>) -> Result<Self> {
+    /// given configuration, or the adapter's default when `None`.
+    pub async fn new_async(choice: &AdapterChoice, config: Option<KernelConfig>) -> Result<Self> {
         // Native APIs first; the GL backend (whose EGL probing of display servers can print
         // to stderr) is only started when they offer no adapter that fits the choice.
         let wanted = wgpu::InstanceDescriptor::new_without_display_handle_from_env().backends;
@@ -242,11 +249,8 @@ impl GpuContext {
         errors.install(&device);
         let limits = device.limits();
         let features = device.features();
-        let mut tiles = tiles.unwrap_or_else(|| TileConfig::for_adapter(&info));
-        tiles.matmul_variants = tiles
-            .matmul_variants
-            .supported(features, &info)
-            .within(&limits);
+        let config = config.unwrap_or_else(|| KernelConfig::for_adapter(&info));
+        let matmul = MatmulPolicy::new(config.matmul, features, &info, &limits);
         let unused = GpuTensor::new_zeroed(&device, 4, "unused binding");
         Ok(Self {
             device,
@@ -254,8 +258,8 @@ impl GpuContext {
             info,
             limits,
             features,
-            tiles,
-            matmul_choices: RwLock::default(),
+            tiles: config.tiles,
+            matmul,
             pipelines: PipelineCache::default(),
             unused,
             scratch: Scratch::default(),
@@ -286,38 +290,12 @@ impl GpuContext {
         self.features
     }
 
-    /// The variant that computes a matmul of this shape: the autotuned choice, else the
-    /// tiles' default for its kind.
-    pub fn matmul_variant(&self, shape: MatmulShape) -> MatmulVariant {
-        self.matmul_choice(shape).variant
+    /// Which matmul kernel computes each shape on this device (defaults and tuned choices).
+    pub fn matmul(&self) -> &MatmulPolicy {
+        &self.matmul
     }
 
-    /// The variant and subgroup block that compute a matmul of this shape: the autotuned
-    /// choice, else the tiles' default variant for its kind with its default block.
-    pub fn matmul_choice(&self, shape: MatmulShape) -> MatmulChoice {
-        self.matmul_choices
-            .read()
-            .ok()
-            .and_then(|c| c.get(&shape).copied())
-            .unwrap_or_else(|| self.tiles.matmul_variants.get(shape.kind).into())
-    }
-
-    /// Records autotuned choices (dispatches made afterwards use them); variants this device
-    /// cannot run are ignored.
-    pub fn set_matmul_choices(&self, choices: &[(MatmulShape, MatmulChoice)]) -> Result<()> {
-        let mut map = self
-            .matmul_choices
-            .write()
-            .map_err(|_| Error::Gpu("the matmul choices were poisoned by a panic".into()))?;
-        for &(shape, c) in choices {
-            if c.variant.runs_on(self.features, &self.info) && c.variant.fits(&self.limits) {
-                map.insert(shape, c);
-            }
-        }
-        Ok(())
-    }
-
-    /// The workgroup and tile sizes every pipeline of this context is built with.
+    /// The workgroup sizes every pipeline of this context is built with.
     pub fn tiles(&self) -> &TileConfig {
         &self.tiles
     }

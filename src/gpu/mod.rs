@@ -2,7 +2,7 @@
 //! buffers ([`tensor`]), how a kernel is declared ([`kernel`]) and checked against its
 //! shader ([`shader`], from the build's shader index), pipelines built from declarations ([`pipeline`]), recorded
 //! dispatches ([`dispatch`]), scratch memory for multi-pass kernels ([`scratch`]),
-//! per-kernel GPU time ([`profile`]) and workgroup sizes and matmul variants ([`tiles`]).
+//! per-kernel GPU time ([`profile`]) and workgroup sizes ([`tiles`]).
 //! The flow's kernels are declared in [`crate::kernels`].
 
 pub mod context;
@@ -22,4 +22,4 @@ pub mod timing;
 pub use context::{AdapterChoice, GpuContext};
 pub use dispatch::Dispatch;
 pub use tensor::GpuTensor;
-pub use tiles::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant, MatmulVariants, TileConfig};
+pub use tiles::TileConfig;

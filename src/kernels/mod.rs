@@ -15,6 +15,7 @@
 //! | [`peak`] | `peak_fma.wgsl`, `peak_copy.wgsl` (benchmarks only) | - |
 
 pub mod classifier;
+pub mod config;
 pub mod coupling;
 pub mod density;
 pub mod loss;

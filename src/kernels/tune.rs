@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::FlowConfig;
 use crate::error::{Error, Result};
-use crate::gpu::tiles::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant};
 use crate::gpu::GpuContext;
 use crate::kernels::matmul::generated::SUBGROUP_KERNELS;
 use crate::kernels::matmul::{
     choice_block, choice_label, matmul_with, padded, variant_choices, Epilogue, Matmul,
 };
+use crate::kernels::matmul::{MatmulChoice, MatmulKind, MatmulShape, MatmulVariant};
 
 /// `--tune`: what to do about the matmul variants before a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -202,7 +202,7 @@ fn read_cache(path: &Path, key: &str) -> Vec<TunedShape> {
 /// for the subgroup variants every generated block (`TransposedSubgroup`'s blocks are the
 /// NN kernel's, which runs after the transpose). The default comes first.
 pub fn candidates(ctx: &GpuContext, kind: MatmulKind) -> Vec<MatmulChoice> {
-    let default: MatmulChoice = ctx.tiles().matmul_variants.get(kind).into();
+    let default: MatmulChoice = ctx.matmul().defaults().get(kind).into();
     let mut out = vec![default];
     for v in MatmulVariant::ALL {
         if !(v.applies_to(kind) && v.runs_on(ctx.features(), ctx.info()) && v.fits(ctx.limits())) {
@@ -297,7 +297,7 @@ pub fn tune(
         let space = candidates(ctx, mm.kind);
         if space.len() < 2 || start.elapsed().as_secs_f64() > budget_s {
             report.untimed += (space.len() >= 2) as usize;
-            let c = ctx.matmul_choice(shape);
+            let c = ctx.matmul().choice(shape);
             report.shapes.push(tuned(shape, c, Vec::new()));
             continue;
         }
@@ -332,7 +332,7 @@ pub fn tune(
         .iter()
         .map(|s| (s.shape, s.choice()))
         .collect();
-    ctx.set_matmul_choices(&choices)?;
+    ctx.matmul().set(&choices)?;
     if let (Some(p), true) = (&path, report.timed > 0) {
         // Keep what the cache knew about other shapes (another batch size, another model).
         let mut all = on_disk;

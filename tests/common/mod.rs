@@ -9,19 +9,20 @@ use std::sync::{Arc, OnceLock};
 // The fixtures' seeded data helpers; each test binary uses some of them.
 #[allow(unused_imports)]
 pub use flowgpu::conformance::fixtures::{pad, uniform};
-use flowgpu::gpu::{AdapterChoice, GpuContext, TileConfig};
+use flowgpu::gpu::{AdapterChoice, GpuContext};
+use flowgpu::kernels::config::KernelConfig;
 use flowgpu::kernels::matmul::padded;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-/// Contexts for every tile variant in `TileConfig::TEST_VARIANTS`, made once per test binary.
+/// Contexts for every configuration in `KernelConfig::TEST_CONFIGS`, made once per test binary.
 pub fn contexts() -> &'static [Arc<GpuContext>] {
     static CTX: OnceLock<Vec<Arc<GpuContext>>> = OnceLock::new();
     CTX.get_or_init(|| {
-        TileConfig::TEST_VARIANTS
+        KernelConfig::TEST_CONFIGS
             .iter()
             .map(|&t| {
                 Arc::new(
-                    GpuContext::with_tiles(&AdapterChoice::from_env(), t)
+                    GpuContext::with_config(&AdapterChoice::from_env(), t)
                         .expect("a GPU adapter (install mesa-vulkan-drivers)"),
                 )
             })
@@ -52,12 +53,20 @@ pub fn unpad(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// Largest `|a - b| / (1 + |b|)`: absolute near zero, relative for large values.
+/// Largest `|a - b| / (1 + |b|)`: absolute near zero, relative for large values. A NaN
+/// anywhere is an infinite error (`f64::max` alone would drop it).
 pub fn max_mixed_err(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter()
         .zip(b)
-        .map(|(&x, &y)| (x as f64 - y).abs() / (1.0 + y.abs()))
+        .map(|(&x, &y)| {
+            let e = (x as f64 - y).abs() / (1.0 + y.abs());
+            if e.is_nan() {
+                f64::INFINITY
+            } else {
+                e
+            }
+        })
         .fold(0.0, f64::max)
 }
 

@@ -120,7 +120,7 @@ impl Explorer {
 
     /// The matmul variants the adapter runs (`SUBGROUP` decides between them).
     pub fn kernels(&self) -> String {
-        self.inner.flow.context().tiles().matmul_variants.describe()
+        self.inner.flow.context().matmul().defaults().describe()
     }
 
     /// Test bits/dim recorded when the model was exported, if it was measured.
@@ -232,7 +232,7 @@ pub fn run_conformance(fixtures_json: String) -> js_sys::Promise {
         let reports = flowgpu::conformance::runner::run_all(&ctx, &fixtures).await;
         let out = serde_json::json!({
             "adapter": ctx.describe(),
-            "kernels": format!("{:?}", ctx.tiles().matmul_variants),
+            "kernels": ctx.matmul().defaults().describe(),
             "reports": reports,
         });
         Ok(JsValue::from_str(&out.to_string()))

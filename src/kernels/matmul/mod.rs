@@ -24,16 +24,18 @@ use crate::error::Result;
 use crate::gpu::dispatch::MAX_GROUPS;
 use crate::gpu::kernel::{read, write, Binding, Kernel, KernelInfo, SharedConst, Workgroup};
 use crate::gpu::shader::Shader;
-use crate::gpu::tiles::{
-    MatmulChoice, MatmulVariant, TileConfig, MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE,
-};
-pub use crate::gpu::tiles::{MatmulKind, MatmulShape};
+use crate::gpu::tiles::TileConfig;
 use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::{shaders, u};
+pub use policy::{
+    MatmulChoice, MatmulKind, MatmulPolicy, MatmulShape, MatmulVariant, MatmulVariants,
+    MATMUL_NT_REGISTER_TILE, MATMUL_REGISTER_TILE, SUBGROUP_LANES,
+};
 use shared::{MATMUL_NN_SHARED, MATMUL_NT_SHARED, MATMUL_TN_SHARED, SHARED_BLOCK};
 use subgroup_blocks::SubgroupBlock;
 
 pub mod generated;
+pub mod policy;
 pub mod shared;
 pub mod subgroup_blocks;
 
@@ -359,7 +361,7 @@ pub fn matmul(
     c: &GpuTensor,
     aux: Option<&GpuTensor>,
 ) -> Result<Dispatch> {
-    matmul_with(ctx, ctx.matmul_choice(mm.shape()), mm, a, b, c, aux)
+    matmul_with(ctx, ctx.matmul().choice(mm.shape()), mm, a, b, c, aux)
 }
 
 /// [`matmul`] with a given variant, or variant and block (autotuning and benchmarks

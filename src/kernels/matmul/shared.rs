@@ -13,10 +13,10 @@ use crate::error::Result;
 use crate::gpu::dispatch::groups_for;
 use crate::gpu::kernel::{Kernel, Workgroup};
 use crate::gpu::shader::Shader;
-use crate::gpu::tiles::{
+use crate::gpu::{Dispatch, GpuContext, GpuTensor};
+use crate::kernels::matmul::policy::{
     MatmulVariant, MATMUL_SHARED_SIDE, MATMUL_SPLIT_K_MIN_TILES, MATMUL_SPLIT_K_TARGET_GROUPS,
 };
-use crate::gpu::{Dispatch, GpuContext, GpuTensor};
 use crate::kernels::matmul::{matmul_family, Epilogue, Matmul, MatmulParams};
 use crate::kernels::{shaders, u};
 
