@@ -352,7 +352,7 @@ impl Matmul {
 }
 
 /// `aux` (the ReLU output, C's shape) is needed by [`Epilogue::ReluGrad`] only. The kernel
-/// is the context's choice for this shape ([`GpuContext::matmul_variant`]).
+/// is the context's choice for this shape ([`MatmulPolicy::choice`], on `ctx.matmul()`).
 pub fn matmul(
     ctx: &GpuContext,
     mm: Matmul,
