@@ -88,6 +88,9 @@ pub struct TunedShape {
     /// Milliseconds per run of each timed candidate, by [`choice_label`] (empty when it was
     /// not timed).
     pub ms: Vec<(String, f64)>,
+    /// The budget cut this shape's sweep short: not written to the cache.
+    #[serde(skip)]
+    pub partial: bool,
 }
 
 impl TunedShape {
@@ -125,6 +128,9 @@ pub struct TuneReport {
     pub timed: usize,
     /// Shapes left at the default because the time budget ran out.
     pub untimed: usize,
+    /// Shapes whose sweep the budget cut short: chosen among the kernels timed, not cached
+    /// (the next run, with the driver's shader cache warm, sweeps them whole).
+    pub partial: usize,
     pub seconds: f64,
     pub cache: Option<PathBuf>,
 }
@@ -141,11 +147,16 @@ impl TuneReport {
             }
         }
         let chosen: Vec<String> = counts.iter().map(|(v, n)| format!("{v} for {n}")).collect();
-        let budget = if self.untimed > 0 {
-            format!(", {} left at the default: time budget spent", self.untimed)
-        } else {
-            String::new()
-        };
+        let mut budget = String::new();
+        if self.partial > 0 {
+            budget += &format!(", {} timed in part", self.partial);
+        }
+        if self.untimed > 0 {
+            budget += &format!(", {} left at the default", self.untimed);
+        }
+        if !budget.is_empty() {
+            budget += ": time budget spent";
+        }
         let cache = self
             .cache
             .as_ref()
@@ -302,7 +313,16 @@ pub fn tune(
             continue;
         }
         let mut ms: Vec<(MatmulChoice, f64)> = Vec::new();
+        let mut whole = true;
         for &c in &space {
+            // A kernel's first run includes its compilation (seconds for the largest
+            // blocks on Mesa 25's lavapipe), so the budget is also checked per candidate;
+            // the default (first) is always timed.
+            if !ms.is_empty() && start.elapsed().as_secs_f64() > budget_s {
+                report.partial += 1;
+                whole = false;
+                break;
+            }
             let best = ms.iter().map(|m| m.1).fold(f64::INFINITY, f64::min);
             ms.push((c, time_choice(ctx, c, mm, 1, 0.02, 3e-3 * best)? * 1e3));
         }
@@ -325,7 +345,9 @@ pub fn tune(
             .iter()
             .map(|&(c, t)| (choice_label(c, mm.kind), t))
             .collect();
-        report.shapes.push(tuned(shape, best, labelled));
+        let mut t = tuned(shape, best, labelled);
+        t.partial = !whole;
+        report.shapes.push(t);
     }
     let choices: Vec<_> = report
         .shapes
@@ -337,7 +359,13 @@ pub fn tune(
         // Keep what the cache knew about other shapes (another batch size, another model).
         let mut all = on_disk;
         all.retain(|c| !report.shapes.iter().any(|s| s.shape == c.shape));
-        all.extend(report.shapes.iter().filter(|s| !s.ms.is_empty()).cloned());
+        all.extend(
+            report
+                .shapes
+                .iter()
+                .filter(|s| !s.ms.is_empty() && !s.partial)
+                .cloned(),
+        );
         let text = serde_json::to_string_pretty(&CacheFile {
             key: key.clone(),
             shapes: all,
@@ -386,5 +414,6 @@ fn tuned(shape: MatmulShape, choice: MatmulChoice, ms: Vec<(String, f64)>) -> Tu
             .and_then(|i| SUBGROUP_KERNELS.get(i))
             .map(|(b, _)| b.name()),
         ms,
+        partial: false,
     }
 }
