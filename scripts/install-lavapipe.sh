@@ -4,7 +4,7 @@
 #
 # On Debian 12 (bookworm) Mesa comes from bookworm-backports (25.0 instead of the
 # release's 22.3): its lavapipe loads storage buffers with vector gathers instead of a
-# branchy loop over the lanes, and the training step runs about 2.2x faster
+# branchy loop over the lanes, and the training step runs 1.3-1.6x faster on an AMD EPYC
 # (BENCHMARKS.md). The backports source is added if apt does not know it yet. Set
 # FLOWGPU_MESA=release to keep the release's Mesa; if the backports cannot be installed,
 # the release's Mesa is installed instead. Elsewhere the distribution's Mesa is installed.
@@ -27,7 +27,7 @@ SOURCES
         apt-get install -y -qq --no-install-recommends -t bookworm-backports "${packages[@]}"; then
         exit 0
     fi
-    echo "warning: Mesa from bookworm-backports could not be installed; installing the release's (22.3, about 2x slower here)" >&2
+    echo "warning: Mesa from bookworm-backports could not be installed; installing the release's (22.3, slower)" >&2
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}"

@@ -44,13 +44,13 @@ install_driver() {
     "${as_root[@]}" scripts/install-lavapipe.sh
 }
 
-# Debian 12's own lavapipe (Mesa 22.3) runs the kernels about half as fast as Mesa 25.
+# Debian 12's own lavapipe (Mesa 22.3) runs a training step 1.3-1.6x slower than Mesa 25.
 hint_newer_mesa() {
     local version codename
     version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null) || return 0
     codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || return 0
     if [ "$codename" = bookworm ] && [ "${version%%.*}" -lt 24 ] 2>/dev/null; then
-        echo "note: lavapipe is Mesa $version; Mesa 25 from bookworm-backports trains about 2x faster here: sudo scripts/install-lavapipe.sh" >&2
+        echo "note: lavapipe is Mesa $version; Mesa 25 from bookworm-backports trains faster (BENCHMARKS.md): sudo scripts/install-lavapipe.sh" >&2
     fi
 }
 
