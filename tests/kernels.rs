@@ -697,3 +697,25 @@ fn grad_norm_and_adam_match_reference() {
         }
     }
 }
+
+/// The norm kernel walks its grid four strides at a time, then one at a time: a gradient of
+/// several grid strides and a remainder (5 x 256 x 256 vec4s and 77 more) takes both loops
+/// at every workgroup size the test contexts use.
+#[test]
+fn grad_norm_over_several_grid_strides_matches_f64() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let len = 4 * (5 * 256 * 256 + 77);
+    let mut rng = StdRng::seed_from_u64(31);
+    let g: Vec<f32> = (0..len).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+    let want = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    for ctx in contexts() {
+        let tg = ctx.upload(&g, &[len], "g").unwrap();
+        let sums = ctx.zeros(&[NORM_SLOTS], "norm").unwrap();
+        let [n1, n2] = optimizer::grad_norm(ctx, &tg, &sums).unwrap();
+        ctx.submit(&[&n1, &n2]);
+        let got = ctx.read(&sums).unwrap()[NORM_PARTIALS] as f64;
+        let err = (got - want).abs() / want;
+        observe(file!(), line!(), err);
+        assert!(err < 1e-5, "grad norm {got} vs {want}: rel err {err:e}");
+    }
+}

@@ -13,8 +13,8 @@ pub struct TileConfig {
     pub matmul_wg_y: u32,
     /// Invocations per workgroup of the elementwise kernels.
     pub elementwise_wg: u32,
-    /// Invocations per workgroup of the per-row reductions (one workgroup per sample);
-    /// must be a power of two.
+    /// Invocations per workgroup of the reductions (the per-row ones, one workgroup per
+    /// sample, and the gradient norm's partial sums); must be a power of two.
     pub reduce_wg: u32,
 }
 

@@ -63,7 +63,9 @@ const fn grad_norm_kernel(entry: &'static str) -> Kernel<GradNormParams> {
         shader: &shaders::GRAD_NORM,
         entry,
         bindings: GRAD_NORM_BINDINGS,
-        workgroup: Workgroup::Elementwise,
+        // A tree reduction per workgroup, so the reductions' (smaller) workgroup size: on
+        // lavapipe every barrier level of a 256-wide tree costs more than its loads.
+        workgroup: Workgroup::Reduce,
         overrides: &[],
         features: wgpu::Features::empty(),
     })
@@ -73,9 +75,15 @@ pub const GRAD_NORM_PARTIAL: Kernel<GradNormParams> = grad_norm_kernel("partial_
 pub const GRAD_NORM_FINISH: Kernel<GradNormParams> = grad_norm_kernel("finish");
 
 /// Two dispatches leaving `||grads||_2` in `sums[NORM_PARTIALS]` and counting non-finite
-/// norms after it (`sums` holds [`NORM_SLOTS`] elements).
+/// norms after it (`sums` holds [`NORM_SLOTS`] elements). `grads` holds a multiple of 4
+/// floats (the kernel reads vec4s), as every parameter layout does.
 pub fn grad_norm(ctx: &GpuContext, grads: &GpuTensor, sums: &GpuTensor) -> Result<[Dispatch; 2]> {
     assert!(sums.len() >= NORM_SLOTS);
+    assert!(
+        grads.len() % 4 == 0,
+        "grad_norm reads vec4s: {} floats is not a multiple of 4",
+        grads.len()
+    );
     let p = GradNormParams {
         count: u(grads.len()),
         partials: u(NORM_PARTIALS),
