@@ -22,7 +22,7 @@ use crate::train::schedule::DecayKind;
 pub enum Preset {
     /// The exercise's model: affine couplings, halves mask, H = 1024, 40 epochs. Needs a GPU.
     Spec,
-    /// H = 256, 9 epochs of batch 128 at peak rate 2.5e-3: about 11 minutes on 2 CPU cores
+    /// H = 256, 9 epochs of batch 128 at peak rate 2.5e-3: about 5 to 8 minutes on 2 CPU cores
     /// (lavapipe), test 1.98 bits/dim.
     Quick,
     /// A few hundred steps of a tiny model on a data subset: checks the pipeline end to end.
