@@ -35,7 +35,7 @@ fn default_preset_note(ctx: &GpuContext, preset: Preset) -> String {
     match preset {
         Preset::Quick => format!(
             "no --preset given and {} is a software adapter: training the quick preset \
-             (H = 256, 9 epochs, about 5 to 8 minutes on 2 cores); --preset spec trains the \
+             (H = 256, 14 epochs, about 7 to 10 minutes on 2 cores); --preset spec trains the \
              exercise's full model (about 4 hours here)",
             ctx.info().name
         ),
@@ -55,7 +55,7 @@ fn warn_slow_spec(ctx: &GpuContext, opts: &TrainOptions) {
     let hours = flops / 15e9 / 3600.0;
     log(&format!(
         "note: {} is a software adapter; the full spec model ({} epochs, H = {}) would take about {hours:.0} h here. \
-         `--preset quick` finishes in about 5 to 8 minutes; the full budget wants a real GPU.",
+         `--preset quick` finishes in about 7 to 10 minutes; the full budget wants a real GPU.",
         ctx.info().name, opts.epochs, opts.flow.hidden
     ));
 }

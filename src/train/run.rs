@@ -172,11 +172,45 @@ struct RunClock {
     samples: u64,
     /// When `last.safetensors` was last written (or the run started).
     last_save: Instant,
+    /// Whether this process has said how long the rest of the run will take.
+    pace_said: bool,
+}
+
+/// A duration as a reader says it: `40 s`, `6 min 30 s`.
+fn minutes(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
+    }
 }
 
 impl RunClock {
     fn elapsed_s(&self) -> f64 {
         self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    /// After the first epoch this process trained: how long the remaining epochs will take
+    /// at its pace (validation included), said once, so that a user on a slower machine can
+    /// change the epoch count early. A resumed run's first epoch may be a part of one, hence
+    /// the pace per step.
+    fn pace_note(
+        &mut self,
+        steps_here: u64,
+        epochs_left: u32,
+        steps_per_epoch: u64,
+    ) -> Option<String> {
+        if self.pace_said || epochs_left == 0 || steps_here == 0 {
+            return None;
+        }
+        self.pace_said = true;
+        let per_step = self.started.elapsed().as_secs_f64() / steps_here as f64;
+        let left = per_step * (u64::from(epochs_left) * steps_per_epoch) as f64;
+        Some(format!(
+            "at this pace the remaining {epochs_left} epochs take about {} (the epoch count sets the length)",
+            minutes(left)
+        ))
     }
 
     fn samples_per_s(&self) -> f64 {

@@ -94,6 +94,7 @@ impl TrainingRun {
             elapsed_before: start.state.elapsed_s,
             samples: 0,
             last_save: Instant::now(),
+            pace_said: false,
         };
         Ok(Self {
             ctx,

@@ -38,6 +38,14 @@ impl TrainingRun {
             state.elapsed_s
         );
         self.bar.suspend(|| log(&message));
+        let steps_here = self.clock.samples / self.opts.batch as u64;
+        let epochs_left = self.opts.epochs.saturating_sub(state.epoch);
+        if let Some(note) = self
+            .clock
+            .pace_note(steps_here, epochs_left, self.steps_per_epoch)
+        {
+            self.bar.suspend(|| log(&note));
+        }
         Ok(())
     }
 
